@@ -1,0 +1,38 @@
+"""relapse-cds: a CDS Hooks service for relapsed childhood acute lymphoblastic leukemia."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import Settings
+from .definition import relapse_service
+from .fhir.select import Selector
+from .knowledge import load_knowledge
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
+    settings = settings or Settings.from_env()
+    logging.getLogger("relapse_cds").setLevel(settings.log_level)
+    knowledge = load_knowledge(settings.extra_mappings)
+    service = relapse_service(knowledge.codemap)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["relapse_cds.settings"] = settings
+    app.extensions["relapse_cds.knowledge"] = knowledge
+    app.extensions["relapse_cds.service"] = service
+    app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
+
+    from .api.errors import register_error_handlers
+    from .api.routes import bp
+
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    return app

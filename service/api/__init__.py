@@ -1,0 +1,1 @@
+"""HTTP layer: CDS Hooks discovery and invocation, request validation, error bodies."""

@@ -1,0 +1,49 @@
+"""Read a request body as JSON without trusting it: size, depth and syntax are checked first."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Request
+
+from .errors import ApiError
+
+
+def _too_deep(value: object, limit: int) -> bool:
+    """Iterative depth check (no recursion: a hostile body must not exhaust the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
+def read_json(request: Request, max_bytes: int, max_depth: int) -> object:
+    content_type = (request.mimetype or "").lower()
+    if content_type and content_type not in ("application/json", "application/fhir+json") and not content_type.endswith("+json"):
+        raise ApiError(415, "not-supported", f"Content-Type must be application/json, got {content_type}")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "too-costly", f"request body exceeds {max_bytes} bytes")
+    raw = request.get_data(cache=False)  # Flask's MAX_CONTENT_LENGTH also guards chunked bodies
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too-costly", f"request body exceeds {max_bytes} bytes")
+    if not raw:
+        raise ApiError(400, "structure", "request body is empty; a CDS Hooks request is a JSON object")
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise ApiError(400, "structure", "request body is not UTF-8 text") from None
+    except RecursionError:
+        raise ApiError(413, "too-costly", f"JSON nesting deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid JSON"
+        line = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ApiError(400, "structure", f"request body is not valid JSON: {message}{line}") from None
+    if _too_deep(body, max_depth):
+        raise ApiError(413, "too-costly", f"JSON nesting deeper than {max_depth} levels")
+    return body

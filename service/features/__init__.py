@@ -1,0 +1,1 @@
+"""FHIR resources -> relapse features (what the rules reason about), through `mappings/`."""

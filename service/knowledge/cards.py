@@ -1,0 +1,194 @@
+"""Load and validate `cards/`: card texts, labels, rule statements, flags and references.
+
+Checked once at start-up so that a reviewer's edit cannot produce a card the CDS Hooks client
+rejects: every rule and flag the code can produce has its text, every cited reference exists, and
+every summary stays under 140 characters for every combination of labels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .errors import KnowledgeError
+from .locate import knowledge_dir
+from .mappings import _flatten, _read_yaml
+
+SUMMARY_LIMIT = 140  # CDS Hooks 2.0: "<140-character summary"
+
+
+class _RefSchema(Schema):
+    ref = fields.String(required=True)
+    level = fields.String()
+
+
+class _RuleSchema(Schema):
+    statement = fields.String(required=True, validate=validate.Length(min=1))
+    survival = fields.String(required=True)
+    refs = fields.List(fields.Nested(_RefSchema), required=True)
+
+
+class _FlagSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    evidence = fields.String(required=True, validate=validate.Length(min=1))
+    refs = fields.List(fields.Nested(_RefSchema), required=True)
+
+
+class _SuggestionSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    request_text = fields.String(required=True, validate=validate.Length(min=1))
+    reason = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class _CodingSchema(Schema):
+    system = fields.Url(required=True)
+    code = fields.String(required=True)
+    display = fields.String(required=True)
+
+
+class _OverrideSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1))
+    display = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class _SourceSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    url = fields.Url(required=True, schemes={"https"})
+    topic = fields.Nested(_CodingSchema, required=True)
+
+
+class _LinkSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(min=1))
+    url = fields.Url(required=True, schemes={"https"})
+
+
+class _CardsFileSchema(Schema):
+    source = fields.Nested(_SourceSchema, required=True)
+    link = fields.Nested(_LinkSchema, required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.Raw(), values=fields.String()), required=True)
+    summaries = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    rules = fields.Dict(keys=fields.String(), values=fields.Nested(_RuleSchema), required=True)
+    flags = fields.Dict(keys=fields.String(), values=fields.Nested(_FlagSchema), required=True)
+    suggestions = fields.Dict(keys=fields.String(validate=validate.OneOf(["transplant-referral", "mrd-order"])), values=fields.Nested(_SuggestionSchema), required=True)
+    override_reasons = fields.List(fields.Nested(_OverrideSchema), required=True, validate=validate.Length(min=1))
+    override_system = fields.Url(required=True)
+
+
+class _ReferenceSchema(Schema):
+    citation = fields.String(required=True, validate=validate.Length(min=1))
+    title = fields.String(required=True, validate=validate.Length(min=1))
+    pmid = fields.String(validate=validate.Regexp(r"^\d{1,9}$"))
+    pmid_source = fields.String()
+
+
+class _ReferencesFileSchema(Schema):
+    references = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d+$")), values=fields.Nested(_ReferenceSchema), required=True)
+
+
+@dataclass(frozen=True)
+class Reference:
+    number: str
+    citation: str
+    url: str
+    pmid_verified: bool
+
+
+@dataclass(frozen=True)
+class CardTexts:
+    """The validated content of cards/ (raw dicts from the reviewed YAML, plus resolved references)."""
+
+    source: dict
+    link: dict
+    labels: dict
+    summaries: dict
+    rules: dict
+    flags: dict
+    suggestions: dict
+    override_reasons: list
+    override_system: str
+    references: dict[str, Reference]
+
+    def label(self, group: str, key: object) -> str:
+        table = self.labels[group]
+        return table.get(key, table.get(str(key), str(key)))
+
+
+def _reference(number: str, body: dict) -> Reference:
+    """PubMed link: the article page when its PMID was verified, else a PubMed search for the exact title."""
+    if body.get("pmid"):
+        url = f"https://pubmed.ncbi.nlm.nih.gov/{body['pmid']}/"
+    else:
+        url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(body['title'] + '[Title]')}"
+    return Reference(number, body["citation"], url, bool(body.get("pmid")))
+
+
+REQUIRED_SUMMARIES = ("assessment", "assessment_short", "missing", "missing_short", "contradiction", "flags", "flags_short")
+REQUIRED_LABELS = ("cogRisk", "hsct", "site", "band", "ordinal", "missing", "domains")
+
+
+def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_names: tuple[str, ...], directory: Path | None = None) -> CardTexts:
+    """Load cards/cards.yaml and cards/references.yaml; raise KnowledgeError listing every problem."""
+    directory = directory or knowledge_dir("cards")
+    problems: list[str] = []
+    try:
+        cards = _CardsFileSchema().load(_read_yaml(directory / "cards.yaml"))
+        refs_raw = _ReferencesFileSchema().load(_read_yaml(directory / "references.yaml"))
+    except ValidationError as exc:
+        raise KnowledgeError([f"cards: {line}" for line in _flatten(exc.messages)]) from exc
+    references = {n: _reference(n, body) for n, body in refs_raw["references"].items()}
+
+    for group in REQUIRED_LABELS:
+        if group not in cards["labels"]:
+            problems.append(f"cards.yaml: labels.{group} missing")
+    for name in REQUIRED_SUMMARIES:
+        if name not in cards["summaries"]:
+            problems.append(f"cards.yaml: summaries.{name} missing")
+    for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
+        problems.append(f"cards.yaml: no text for rule {rule!r}")
+    for flag in flag_names:
+        if flag not in cards["flags"]:
+            problems.append(f"cards.yaml: no text for flag {flag!r}")
+    for name in missing_names:
+        if name not in cards["labels"].get("missing", {}):
+            problems.append(f"cards.yaml: labels.missing.{name} missing")
+    for kind, table in (("rules", cards["rules"]), ("flags", cards["flags"])):
+        for key, body in table.items():
+            for ref in body["refs"]:
+                if ref["ref"] not in references:
+                    problems.append(f"cards.yaml: {kind}.{key} cites reference {ref['ref']} absent from references.yaml")
+    if problems:
+        raise KnowledgeError(problems)
+    texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)
+    _check_summary_lengths(texts, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    return texts
+
+
+def _check_summary_lengths(texts: CardTexts, problems: list[str]) -> None:
+    """The short variants must fit for every label combination (the renderer falls back to them)."""
+    labels = texts.labels
+    longest_missing = max(labels["missing"].values(), key=len)
+    fills = {
+        "ordinal": list(labels["ordinal"].values()),
+        "site": list(labels["site"].values()),
+        "months": ["999"],
+        "cog": list(labels["cogRisk"].values()),
+        "hsct": list(labels["hsct"].values()),
+        "missing": [longest_missing],
+        "count": ["99"],
+        "flags": [""],
+    }
+    for name in ("assessment_short", "missing_short", "contradiction", "flags_short"):
+        template = texts.summaries[name]
+        keys = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        for combo in itertools.product(*(fills.get(k, ["?"]) for k in keys)):
+            text = template.format(**dict(zip(keys, combo)))
+            if len(text) >= SUMMARY_LIMIT:
+                problems.append(f"cards.yaml: summaries.{name} can reach {len(text)} characters: {text!r}")
+                break

@@ -1,0 +1,263 @@
+"""Assessment -> CDS Hooks cards and the `org.relapse-cds.assessment` extension.
+
+All wording comes from `cards/`; this module only arranges it. Card kinds: `assessment` (risk group
+and HSCT indication), `missing` (what blocks a recommendation), `contradiction`, `flags`.
+Text taken from the EHR (ids, units) is escaped before it enters Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from .knowledge import Knowledge
+from .knowledge.cards import SUMMARY_LIMIT, CardTexts
+from .rules.assess import Assessment, Fact
+from .rules.possible import UNDETERMINED, Decision
+
+EXTENSION_KEY = "org.relapse-cds.assessment"
+CARD_EXTENSION_KEY = "org.relapse-cds.card"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def md(text: object) -> str:
+    """Escape EHR-supplied text for Markdown (no links, HTML or table breaks can be injected)."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    cards: list[dict]
+    extension: dict
+
+
+def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None, as_of: str) -> Rendered:
+    texts = knowledge.cards
+    cards: list[dict] = []
+    if assessment.relapsed:
+        if assessment.contradictions:
+            cards.append(_contradiction_card(assessment, texts))
+        else:
+            if UNDETERMINED not in (assessment.cog.value, assessment.hsct.value) or _decided_any(assessment):
+                cards.append(_assessment_card(assessment, texts, patient_id))
+            if assessment.missing:
+                cards.append(_missing_card(assessment, texts, patient_id))
+        if assessment.flags.raised:
+            cards.append(_flags_card(assessment, texts))
+    return Rendered(cards, {EXTENSION_KEY: _extension(assessment, knowledge, as_of)})
+
+
+def _decided_any(assessment: Assessment) -> bool:
+    return assessment.cog.value != UNDETERMINED or assessment.hsct.value != UNDETERMINED
+
+
+# -- the extension ----------------------------------------------------------------------------------
+
+def _fact_json(fact: Fact) -> dict:
+    out = {"name": fact.name, "value": fact.value, "source": list(fact.sources)}
+    if fact.date:
+        out["date"] = fact.date
+    return out
+
+
+def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
+    out: dict = {
+        "relapseNumber": a.relapse_number,
+        "cogRisk": a.cog.value,
+        "hsct": a.hsct.value,
+        "flags": [f.name for f in a.flags.raised],
+        "missing": list(a.missing),
+        "facts": [_fact_json(f) for f in a.facts],
+        "rules": {"cogRisk": list(a.cog.rules), "hsct": list(a.hsct.rules)},
+        "knowledgeVersion": knowledge.version,
+        "asOf": as_of,
+    }
+    optional = {
+        "contradictions": list(a.contradictions),
+        "notes": list(a.notes),
+        "problems": list(a.problems),
+        "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
+        "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
+    }
+    out.update({k: v for k, v in optional.items() if v})
+    return out
+
+
+# -- shared card parts ------------------------------------------------------------------------------
+
+def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = ()) -> dict:
+    card = {
+        "uuid": str(uuid.uuid4()),
+        "summary": summary,
+        "indicator": indicator,
+        "detail": detail,
+        "source": {"label": texts.source["label"], "url": texts.source["url"], "topic": dict(texts.source["topic"])},
+        "overrideReasons": [{"system": texts.override_system, "code": r["code"], "display": r["display"]} for r in texts.override_reasons],
+        "links": [{"label": texts.link["label"], "url": texts.link["url"], "type": "absolute"}],
+        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {})}},
+    }
+    return card
+
+
+def _fit(texts: CardTexts, name: str, short: str, **values: object) -> str:
+    text = texts.summaries[name].format(**values)
+    if len(text) < SUMMARY_LIMIT:
+        return text
+    return texts.summaries[short].format(**values)  # start-up checks guarantee the short form fits
+
+
+def _facts_table(facts: tuple[Fact, ...]) -> str:
+    if not facts:
+        return "_No facts could be read from the record._"
+    rows = ["| Fact | Value | Date | FHIR source |", "|---|---|---|---|"]
+    for f in facts:
+        value = f.value if not isinstance(f.value, dict) else ", ".join(f"{k}: {v}" for k, v in f.value.items() if v is not None)
+        rows.append(f"| {md(f.name)} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
+    return "\n".join(rows)
+
+
+def _references(texts: CardTexts, refs: list[dict]) -> list[str]:
+    lines = []
+    for ref in refs:
+        r = texts.references[ref["ref"]]
+        level = f" Level of evidence: {ref['level']}." if ref.get("level") else ""
+        link_label = "PubMed" if r.pmid_verified else "PubMed search"
+        lines.append(f"- [{r.number}] {md(r.citation)}{level} [{link_label}]({r.url})")
+    return lines
+
+
+def _rule_section(texts: CardTexts, heading: str, decision: Decision) -> list[str]:
+    lines = []
+    for rule_id in decision.rules:
+        rule = texts.rules.get(rule_id)
+        if rule is None:
+            continue
+        lines.append(f"**{heading}** (rule `{rule_id}`): {rule['statement']}")
+        if rule["survival"]:
+            lines.append(f"*Outcome in the seed:* {rule['survival']}")
+        lines.append("")
+    return lines
+
+
+def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str, ...] = ()) -> list[str]:
+    refs: list[dict] = []
+    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flags[f] for f in flag_names]:
+        for ref in source.get("refs", []):
+            if all(ref["ref"] != seen["ref"] for seen in refs):
+                refs.append(ref)
+    if not refs:
+        return []
+    return ["", "**Evidence** (NCI PDQ, Treatment of Relapsed Childhood ALL, 2014-04-04; bracketed numbers are its references):", *_references(texts, refs)]
+
+
+def _records_section(a: Assessment) -> list[str]:
+    lines = []
+    if a.notes:
+        lines += ["", "**Notes on the record:**", *[f"- {md(n)}" for n in a.notes]]
+    if a.problems:
+        lines += ["", "**Records not used:**", *[f"- {md(p)}" for p in a.problems]]
+    return lines
+
+
+def _service_request(texts: CardTexts, kind: str, patient_id: str) -> dict:
+    body = texts.suggestions[kind]
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "code": {"text": body["request_text"]},
+        "reasonCode": [{"text": body["reason"]}],
+    }
+
+
+def _suggestion(texts: CardTexts, kind: str, patient_id: str, recommended: bool) -> dict:
+    return {
+        "label": texts.suggestions[kind]["label"],
+        "uuid": str(uuid.uuid4()),
+        "isRecommended": recommended,
+        "actions": [{
+            "type": "create",
+            "description": texts.suggestions[kind]["request_text"],
+            "resource": _service_request(texts, kind, patient_id),
+        }],
+    }
+
+
+# -- the cards --------------------------------------------------------------------------------------
+
+def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
+    possible = a.inputs.possible
+    site = next(iter(possible.site)) if len(possible.site) == 1 else "unknown"
+    months = next((f.value["months"] for f in a.facts if f.name == "monthsFromDiagnosis"), None)
+    number = a.relapse_number
+    ordinal = texts.label("ordinal", number if number in (1, 2, 3) else ("unknown" if number is None else "other"))
+    values = {
+        "ordinal": ordinal, "site": texts.label("site", site), "months": months,
+        "cog": texts.label("cogRisk", a.cog.value), "hsct": texts.label("hsct", a.hsct.value),
+    }
+    name = "assessment" if site != "unknown" and months is not None else "assessment_short"
+    summary = _fit(texts, name, "assessment_short", **values)
+    indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
+
+    lines = [f"**{md(values['cog'])}** · **{md(values['hsct'])}**", ""]
+    band = next(iter(possible.band)) if len(possible.band) == 1 else None
+    if band and site != "unknown":
+        lines += [f"{md(ordinal)} relapse, {md(texts.label('site', site))}, {md(texts.label('band', band))}.", ""]
+    lines += _rule_section(texts, "COG risk", a.cog)
+    lines += _rule_section(texts, "HSCT", a.hsct)
+    if a.missing:
+        lines += [f"Undetermined until recorded: {md('; '.join(texts.label('missing', m) for m in a.missing))} (see the missing-data card).", ""]
+    lines += ["**Facts used:**", "", _facts_table(a.facts)]
+    if a.flags.not_assessed:
+        lines += ["", "**Prognostic factors not assessed:**"]
+        lines += [f"- {md(texts.flags[f]['label'])}: needs {md(', '.join(texts.label('missing', m) for m in miss))}" for f, miss in a.flags.not_assessed]
+    lines += _records_section(a)
+    lines += _evidence(texts, a.cog.rules + a.hsct.rules)
+    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    if patient_id and a.hsct.value in ("recommended", "consider"):
+        card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
+        card["selectionBehavior"] = "at-most-one"
+    return card
+
+
+def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
+    labels = [texts.label("missing", m) for m in a.missing]
+    summary = _fit(texts, "missing", "missing_short", missing="; ".join(labels), count=len(labels))
+    blocked = [(name, d) for name, d in (("COG risk", a.cog), ("HSCT indication", a.hsct)) if d.value == UNDETERMINED]
+    lines = ["Withheld because facts are missing; every value they could take was tried, and the answers differ:", ""]
+    for name, decision in blocked:
+        options = ", ".join(texts.label("cogRisk" if name == "COG risk" else "hsct", v) for v in decision.open_values)
+        lines.append(f"- **{name}** could be: {md(options)} (depends on {md('; '.join(texts.label('missing', m) for m in decision.missing))})")
+    lines += ["", "**Missing:**", *[f"- {md(label)}" for label in labels]]
+    unavailable = sorted(a.inputs_unavailable) if hasattr(a, "inputs_unavailable") else []
+    lines += _records_section(a)
+    lines += ["", "**Facts used:**", "", _facts_table(a.facts)]
+    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    del unavailable
+    if patient_id and "endReinductionMrd" in a.missing:
+        card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
+        card["selectionBehavior"] = "at-most-one"
+    return card
+
+
+def _contradiction_card(a: Assessment, texts: CardTexts) -> dict:
+    lines = [texts.rules["contradiction"]["statement"], "", "**What contradicts what:**"]
+    lines += [f"- {md(c)}" for c in a.contradictions]
+    lines += ["", "**Facts read:**", "", _facts_table(a.facts)]
+    lines += _records_section(a)
+    return _card("contradiction", texts.summaries["contradiction"], "warning", "\n".join(lines), texts, ("contradiction",))
+
+
+def _flags_card(a: Assessment, texts: CardTexts) -> dict:
+    names = tuple(f.name for f in a.flags.raised)
+    labels = [texts.flags[n]["label"] for n in names]
+    summary = _fit(texts, "flags", "flags_short", flags=", ".join(labels), count=len(labels))
+    lines = []
+    for flag in a.flags.raised:
+        body = texts.flags[flag.name]
+        extra = f" ({md(flag.detail)})" if flag.detail else ""
+        lines.append(f"- **{md(body['label'])}**{extra}: {body['evidence']} Source: {md(', '.join(flag.sources))}")
+    lines += _evidence(texts, (), names)
+    return _card("flags", summary, "info", "\n".join(lines), texts)

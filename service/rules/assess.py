@@ -1,0 +1,150 @@
+"""The assessment: relapse number, COG risk, HSCT indication, flags, missing facts, and the facts used.
+
+Pure: a Features object in, an Assessment out. This is the whole clinical reasoning of the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..features.model import Features
+from .cog import cog_risk
+from .flags import FlagResult, prognostic_flags
+from .hsct import hsct_indication
+from .inputs import RuleInputs, derive
+from .possible import UNDETERMINED, Decision, Possible, decide
+from .timing import whole_months
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact the assessment used, with the FHIR references it was read from."""
+
+    name: str
+    value: object
+    sources: tuple[str, ...]
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    relapse_number: int | None
+    cog: Decision
+    hsct: Decision
+    flags: FlagResult
+    facts: tuple[Fact, ...]
+    contradictions: tuple[str, ...]
+    notes: tuple[str, ...]
+    problems: tuple[str, ...]
+    inputs: RuleInputs
+    has_all_diagnosis: bool
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for name in (*self.cog.missing, *self.hsct.missing):
+            if name not in seen:
+                seen.append(name)
+        return tuple(seen)
+
+    @property
+    def relapsed(self) -> bool:
+        return self.relapse_number != 0
+
+
+#: Rule ids produced outside the rule tables (no relapse; contradictory record).
+SPECIAL_RULES = ("cog.no-relapse", "hsct.no-relapse", "contradiction")
+
+
+def all_rule_ids() -> frozenset[str]:
+    """Every rule id the assessment can report: the knowledge loader checks cards/ words each one."""
+    cases = Possible().cases()
+    return frozenset({cog_risk(c).rule for c in cases} | {hsct_indication(c).rule for c in cases} | set(SPECIAL_RULES))
+
+
+def assess(features: Features) -> Assessment:
+    inputs = derive(features)
+    relapse_number = _relapse_number(features)
+    if relapse_number == 0:
+        # No relapse recorded (and the Conditions were available): Table 4 does not apply
+        # (`not-applicable`). The contract gives hsct no "not applicable" value; we answer
+        # `not-recommended` (nothing is missing, and the seed gives transplant a role only after
+        # relapse) and show no card, so no clinician reads a transplant claim about first remission.
+        cog = Decision("not-applicable", ("cog.no-relapse",), ())
+        hsct = Decision("not-recommended", ("hsct.no-relapse",), ())
+    elif inputs.contradictions:
+        cog = Decision(UNDETERMINED, ("contradiction",), ())
+        hsct = Decision(UNDETERMINED, ("contradiction",), ())
+    else:
+        cog = decide(cog_risk, inputs.possible)
+        hsct = decide(hsct_indication, inputs.possible)
+    return Assessment(
+        relapse_number=relapse_number,
+        cog=cog,
+        hsct=hsct,
+        flags=prognostic_flags(features, inputs),
+        facts=tuple(_facts(features, inputs)),
+        contradictions=inputs.contradictions,
+        notes=inputs.notes,
+        problems=features.problems,
+        inputs=inputs,
+        has_all_diagnosis=bool(features.all_diagnoses),
+    )
+
+
+def _relapse_number(features: Features) -> int | None:
+    """Relapses counted by distinct onset dates; unknown when Conditions are unavailable or undated."""
+    if "conditions" in features.unavailable or features.undated_relapse_sources:
+        return None
+    return len(features.relapses)
+
+
+def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
+    facts: list[Fact] = []
+    if features.patient_source:
+        if features.birth_date:
+            facts.append(Fact("birthDate", features.birth_date.text, (features.patient_source,)))
+        if features.sex:
+            facts.append(Fact("sex", features.sex, (features.patient_source,)))
+    diagnosis = features.diagnosis
+    if diagnosis:
+        facts.append(Fact("diagnosisDate", diagnosis.date.text, (diagnosis.source,), diagnosis.date.text))
+    for lineage, sources in sorted(features.lineage_sources.items()):
+        facts.append(Fact("immunophenotype", lineage, sources))
+    if features.lineage_not_stated_sources and not features.lineage_sources:
+        facts.append(Fact("immunophenotype", "lineage not stated (ICD-O-3 9835/3)", features.lineage_not_stated_sources))
+    for subtype, sources in sorted(features.subtype_sources.items()):
+        facts.append(Fact("geneticSubtype", subtype, sources))
+    for number, episode in enumerate(features.relapses, start=1):
+        sites = sorted(episode.sites) + [f"unrecognised site {c}" for c in episode.unrecognised_sites]
+        if episode.unstated_site_sources:
+            sites.append("site not stated")
+        facts.append(Fact(f"relapse{number}", {"date": episode.date.text, "sites": sites}, episode.sources, episode.date.text))
+    if features.undated_relapse_sources:
+        facts.append(Fact("relapseWithoutDate", "relapse Condition without onset date", features.undated_relapse_sources))
+    episode = features.assessed_relapse
+    if episode and diagnosis:
+        months = whole_months(diagnosis.date.earliest, episode.date.earliest)
+        band = next(iter(inputs.possible.band)) if len(inputs.possible.band) == 1 else None
+        facts.append(Fact("monthsFromDiagnosis", {"months": months, "band": band}, (diagnosis.source, *episode.sources)))
+    if len(inputs.possible.site) == 1 and episode:
+        facts.append(Fact("relapseSite", next(iter(inputs.possible.site)), episode.sources))
+    for remission in features.remissions:
+        if episode and remission.date and remission.date.earliest > episode.date.earliest:
+            facts.append(Fact("secondRemission", True, (remission.source,), remission.date.text))
+    for procedure in features.hsct_procedures:
+        facts.append(Fact("hsct", "hematopoietic stem cell transplant", (procedure.source,), procedure.date.text if procedure.date else None))
+    mrd = inputs.end_reinduction_mrd
+    if mrd:
+        facts.append(Fact("endReinductionMrd", mrd.original, (mrd.source,), mrd.date.text))
+    for result in features.mrd_results:
+        if not result.from_marrow:
+            facts.append(Fact("mrdNotFromMarrow", f"{result.original} (not bone marrow: reported, not used)", (result.source,), result.date.text))
+    for count in features.blast_counts:
+        if episode and abs((count.date.earliest - episode.date.earliest).days) <= 14:
+            facts.append(Fact("peripheralBlasts", count.original, (count.source,), count.date.text))
+    for gene, sources in sorted(features.gene_sources.items()):
+        facts.append(Fact("geneAlteration", gene, sources))
+    if features.down_syndrome_sources:
+        facts.append(Fact("downSyndrome", True, features.down_syndrome_sources))
+    return facts

@@ -1,0 +1,117 @@
+"""Prognostic flags: facts the seed names as changing the outlook after relapse.
+
+A flag is raised only when the record shows it; a flag that cannot be told (its facts missing) is
+listed as not assessed with the facts it lacks, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..features.dates import days_between, whole_years_between
+from ..features.model import Features, Measurement
+from .inputs import RuleInputs, mrd_is_high
+
+AGE_10_PLUS = 10  # "Age 10 years and older at diagnosis ... independent predictor of poor outcome" [13]
+# "those older than age 15 years did much worse (3-year OS, 15%)" [18]. Reading: ages are in completed
+# years, as in the seed's groups "1 to 9", "10 to 15", "older than 15": a child of 15 years and 6 months
+# is in the 10-15 group, so the flag starts at the 16th birthday.
+AGE_OVER_15_FROM = 16
+HIGH_BLASTS_PER_UL = 10_000  # "high peripheral blast counts (>10,000/uL) ... late marrow relapses" [10]
+BLASTS_WINDOW_DAYS = 14  # contract: "dated within 14 days of the relapse"
+
+#: Every flag this module can raise (the contract's, plus relapse-after-hsct); cards/ must word each.
+FLAG_NAMES: tuple[str, ...] = (
+    "t-cell", "tp53-alteration", "ikzf1-deletion", "etv6-runx1", "age-10-plus", "age-over-15",
+    "high-peripheral-blasts", "down-syndrome", "high-mrd", "no-cr2", "relapse-after-hsct",
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    sources: tuple[str, ...]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class FlagResult:
+    raised: tuple[Flag, ...]
+    not_assessed: tuple[tuple[str, tuple[str, ...]], ...]  # (flag, missing facts)
+
+
+def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
+    raised: list[Flag] = []
+    not_assessed: list[tuple[str, tuple[str, ...]]] = []
+    possible = inputs.possible
+
+    if set(features.lineage_sources) == {"t-cell"}:
+        raised.append(Flag("t-cell", features.lineage_sources["t-cell"]))
+    for gene, flag in (("tp53", "tp53-alteration"), ("ikzf1", "ikzf1-deletion")):
+        if features.gene_sources.get(gene):
+            raised.append(Flag(flag, features.gene_sources[gene]))
+    etv6 = features.gene_sources.get("etv6-runx1", ()) + features.subtype_sources.get("etv6-runx1", ())
+    if etv6:
+        raised.append(Flag("etv6-runx1", etv6))
+    if features.down_syndrome_sources:
+        raised.append(Flag("down-syndrome", features.down_syndrome_sources))
+
+    _age_flags(features, raised, not_assessed)
+
+    if features.relapses or features.undated_relapse_sources:
+        mrd = inputs.end_reinduction_mrd
+        if mrd is not None and mrd_is_high(mrd):
+            raised.append(Flag("high-mrd", (mrd.source,), mrd.original))
+        _blasts_flag(features, inputs, raised, not_assessed)
+        _no_cr2_flag(features, raised)
+        if possible.after_hsct == frozenset({True}):
+            raised.append(Flag("relapse-after-hsct", tuple(p.source for p in features.hsct_procedures)))
+    return FlagResult(tuple(raised), tuple(not_assessed))
+
+
+def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> None:
+    diagnosis = features.diagnosis
+    lacking = tuple(n for n, v in (("birthDate", features.birth_date), ("diagnosisDate", diagnosis)) if v is None)
+    if lacking:
+        not_assessed.extend((flag, lacking) for flag in ("age-10-plus", "age-over-15"))
+        return
+    age = whole_years_between(features.birth_date.earliest, diagnosis.date.earliest)
+    sources = tuple(s for s in (features.patient_source, diagnosis.source) if s)
+    if age >= AGE_10_PLUS:
+        raised.append(Flag("age-10-plus", sources, f"{age} years at diagnosis"))
+    if age >= AGE_OVER_15_FROM:
+        raised.append(Flag("age-over-15", sources, f"{age} years at diagnosis"))
+
+
+def _blasts_flag(features: Features, inputs: RuleInputs, raised: list[Flag], not_assessed: list) -> None:
+    """High peripheral blasts matter at a LATE MARROW relapse (BFM [10]); we raise the flag only when the
+    relapse is certainly marrow-involving (isolated or combined: the seed says "late marrow relapses")
+    and certainly > 36 months from diagnosis."""
+    possible, episode = inputs.possible, features.assessed_relapse
+    if episode is None or not possible.site <= {"marrow", "combined"} or possible.band != frozenset({">36"}):
+        return
+    near = [m for m in features.blast_counts if days_between(m.date.earliest, episode.date.earliest) <= BLASTS_WINDOW_DAYS]
+    usable = [m for m in near if m.value is not None]
+    if not usable:
+        if "observations" in features.unavailable or not near:
+            not_assessed.append(("high-peripheral-blasts", ("peripheralBlasts",)))
+        return
+    # The count closest to the relapse date describes the relapse; on a tie, the higher count (caution).
+    closest: Measurement = min(usable, key=lambda m: (days_between(m.date.earliest, episode.date.earliest), -m.value))
+    if closest.value > HIGH_BLASTS_PER_UL:
+        raised.append(Flag("high-peripheral-blasts", (closest.source,), closest.original))
+
+
+def _no_cr2_flag(features: Features, raised: list[Flag]) -> None:
+    """Failed reinduction: positive evidence only (a C91.00-type Condition, not the one dating the
+    diagnosis, with onset after the assessed relapse), never the mere absence of a remission."""
+    episode, diagnosis = features.assessed_relapse, features.diagnosis
+    if episode is None:
+        return
+    evidence = tuple(
+        c.source for c in features.failed_remission_candidates
+        if c.date is not None and c.date.earliest > episode.date.earliest
+        and (diagnosis is None or c.source != diagnosis.source)
+    )
+    if evidence:
+        raised.append(Flag("no-cr2", evidence))

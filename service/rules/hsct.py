@@ -1,0 +1,70 @@
+"""HSCT indication: is allogeneic transplantation the plan for this relapse (in the next remission)?
+
+Values: `recommended`; `consider` (the seed says benefit is unclear or needs study);
+`not-recommended` (the seed gives chemotherapy / chemoradiation as the standard); `undetermined`.
+The answer is the plan for the second (or later) remission: an unrecorded remission is not a missing
+fact (data contract, settled readings). Each branch names the seed sentence it implements.
+"""
+
+from __future__ import annotations
+
+from .possible import Case, Outcome
+
+
+def hsct_indication(case: Case) -> Outcome:
+    """HSCT indication of one fully-known case. Precedence: prior HSCT, then relapse order, then site."""
+    if case.after_hsct:
+        # "For patients relapsing after an allogeneic HSCT for ALL, a second ablative allogeneic HSCT
+        # may be feasible ... approximately 10% to 30% may achieve long-term EFS." [92-94; 57,95: 3iiA]
+        # For isolated CNS / testicular relapse after HSCT: "Whether a second allogeneic transplant is
+        # necessary ... is unknown" [101]. Both read as `consider`. The Procedure code (234336002) does
+        # not say allogeneic; the card says so.
+        return Outcome("consider", "hsct.relapse-after-hsct")
+    if case.order == "later":
+        if case.site in ("marrow", "combined"):
+            # "because cure with chemotherapy alone is rare, transplant is generally considered a
+            # reasonable approach for those achieving remission" [53-57: 3iiA]
+            return Outcome("recommended", "hsct.later-marrow-relapse")
+        # Reading: the seed gives no standard for a second or later ISOLATED extramedullary relapse.
+        # Survival after a second relapse is poor (<10% to 20% [45]); we neither recommend nor advise
+        # against transplant: `consider`, and the card says the seed is silent.
+        return Outcome("consider", "hsct.later-extramedullary-relapse")
+    if case.site in ("marrow", "combined"):
+        if case.lineage == "t-cell":
+            # "these patients are usually treated with allogeneic HSCT in CR2, regardless of time to relapse" [5]
+            return Outcome("recommended", "hsct.t-cell-marrow")
+        if case.band in ("<18", "18-36"):
+            # "For B-precursor patients with an early marrow relapse, allogeneic transplant ... performed in
+            # second remission has been reported in most studies to result in higher leukemia-free survival"
+            # [7,25,39-47]. Reading: "early" is the seed's "<36 months"; at exactly 36 months the contract puts
+            # the relapse in the 18-36 band, where Table 4 calls a marrow relapse HIGH risk. We keep the two
+            # consistent (a COG high-risk marrow relapse is never told "chemotherapy"): early = within 36
+            # months inclusive.
+            return Outcome("recommended", "hsct.early-b-marrow")
+        # Late B-precursor marrow relapse: "a primary chemotherapy approach after achievement of CR2 has
+        # resulted in survival rates of approximately 50%, and it is not clear whether allogeneic
+        # transplantation is associated with superior cure rate" [5,9,30,48-51]. "Whether transplantation
+        # benefits patients with late marrow relapse but a high level of MRD after reinduction requires
+        # further study" -> `consider` when end-reinduction MRD >= 10^-3 [22,24].
+        if case.mrd_high:
+            return Outcome("consider", "hsct.late-b-marrow-high-mrd")
+        return Outcome("not-recommended", "hsct.late-b-marrow-low-mrd")
+    if case.site == "cns":
+        if case.band == "<18":
+            # "The use of transplantation to treat isolated CNS relapse occurring less than 18 months from
+            # diagnosis, especially T-cell CNS relapse, requires further study." [110,111]
+            return Outcome("consider", "hsct.early-cns")
+        # ">18 months ... transplantation is generally not recommended for this group" [112]. Exactly 18
+        # months is in the ">= 18 months" group (contract, settled readings).
+        return Outcome("not-recommended", "hsct.late-cns")
+    if case.site == "testis":
+        if case.band == ">36":
+            # Late testicular relapse: standard is chemotherapy with local therapy; 3-year EFS about 85% [113,114].
+            return Outcome("not-recommended", "hsct.late-testicular")
+        # Reading (contract leaves it to us): the seed names no transplant role for isolated testicular
+        # relapse at any time; its standard ("intensive chemotherapy that includes high-dose methotrexate",
+        # local radiation if no CR) is stated without regard to timing [114]. So `not-recommended`, and the
+        # card gives the poorer figure for relapse during therapy (3-year EFS about 40% [113]).
+        return Outcome("not-recommended", "hsct.early-testicular")
+    # Extramedullary at several sites without marrow, or at a site the mappings do not know.
+    return Outcome("undetermined", "hsct.site-not-covered")

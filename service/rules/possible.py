@@ -1,0 +1,105 @@
+"""Deciding under missing facts, as the data contract asks.
+
+"When a fact is missing but every possible value of it gives the same answer, give that answer;
+otherwise answer `undetermined` and name the fact in `missing`." A missing fact is therefore not a
+None the rules must special-case: it is the set of all values it could take. A rule is a plain
+function of one fully-known `Case`; `decide` runs it on every combination the known facts allow and
+answers only when they all agree. A clinician never gets an answer that a missing fact could flip.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+# The value domains. Sites: isolated marrow, combined marrow + extramedullary, isolated CNS,
+# isolated testis, and any other extramedullary pattern (e.g. CNS and testis without marrow, or a
+# site the mappings do not know), which the seed's tables do not cover.
+LINEAGES = ("b-precursor", "t-cell")
+SITES = ("marrow", "combined", "cns", "testis", "extramedullary-other")
+BANDS = ("<18", "18-36", ">36")  # months from diagnosis, COG Table 4 rows
+ORDERS = ("first", "later")  # first relapse, or second or later
+BOOLS = (False, True)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fully-known combination of the facts the relapse rules depend on."""
+
+    lineage: str
+    site: str
+    band: str
+    order: str
+    after_hsct: bool  # the assessed relapse follows a hematopoietic stem cell transplant
+    mrd_high: bool  # end-reinduction MRD >= 10^-3
+
+
+@dataclass(frozen=True)
+class Possible:
+    """For each Case field, the values the record allows (one value = known), and which missing
+    facts (contract vocabulary) are behind a field that is not known."""
+
+    lineage: frozenset = frozenset(LINEAGES)
+    site: frozenset = frozenset(SITES)
+    band: frozenset = frozenset(BANDS)
+    order: frozenset = frozenset(ORDERS)
+    after_hsct: frozenset = frozenset(BOOLS)
+    mrd_high: frozenset = frozenset(BOOLS)
+    because: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, missing facts)
+
+    def cases(self) -> list[Case]:
+        names = [f.name for f in fields(Case)]
+        pools = [sorted(getattr(self, n), key=str) for n in names]
+        return [Case(*combo) for combo in itertools.product(*pools)]
+
+    def missing_for(self, field_name: str) -> tuple[str, ...]:
+        for name, facts in self.because:
+            if name == field_name:
+                return facts
+        return (field_name,)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule answers for one Case, and the id of the rule (branch) that produced it."""
+
+    value: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer over all possible Cases."""
+
+    value: str  # the agreed value, or "undetermined"
+    rules: tuple[str, ...]  # rule ids that fired (several when Cases agree through different branches)
+    missing: tuple[str, ...]  # facts whose absence prevented an answer (empty when decided)
+    open_values: tuple[str, ...] = ()  # when undetermined: the answers still possible
+
+
+UNDETERMINED = "undetermined"
+
+
+def decide(rule: Callable[[Case], Outcome], possible: Possible) -> Decision:
+    """Run `rule` on every Case the record allows; answer only if every Case agrees."""
+    cases = possible.cases()
+    outcomes = {case: rule(case) for case in cases}
+    values = {o.value for o in outcomes.values()}
+    rules = tuple(sorted({o.rule for o in outcomes.values()}))
+    if len(values) == 1:
+        return Decision(values.pop(), rules, ())
+    missing: list[str] = []
+    for f in fields(Case):
+        if len(getattr(possible, f.name)) > 1 and _matters(f.name, outcomes):
+            missing.extend(m for m in possible.missing_for(f.name) if m not in missing)
+    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)))
+
+
+def _matters(field_name: str, outcomes: dict[Case, Outcome]) -> bool:
+    """Does changing this field alone, the others held fixed, change the answer for some Case?"""
+    groups: dict[tuple, set[str]] = {}
+    for case, outcome in outcomes.items():
+        key = tuple(getattr(case, f.name) for f in fields(Case) if f.name != field_name)
+        groups.setdefault(key, set()).add(outcome.value)
+    return any(len(v) > 1 for v in groups.values())
