@@ -112,9 +112,19 @@ def _facts_table(facts: tuple[Fact, ...]) -> str:
         return "_No facts could be read from the record._"
     rows = ["| Fact | Value | Date | FHIR source |", "|---|---|---|---|"]
     for f in facts:
-        value = f.value if not isinstance(f.value, dict) else ", ".join(f"{k}: {v}" for k, v in f.value.items() if v is not None)
+        value = _plain(f.value)
         rows.append(f"| {md(f.name)} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
     return "\n".join(rows)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _references(texts: CardTexts, refs: list[dict]) -> list[str]:
@@ -128,7 +138,10 @@ def _references(texts: CardTexts, refs: list[dict]) -> list[str]:
 
 
 def _rule_section(texts: CardTexts, heading: str, decision: Decision) -> list[str]:
-    lines = []
+    """The rule that fired. An undetermined decision shows none: its alternatives are on the missing card."""
+    lines: list[str] = []
+    if decision.value == UNDETERMINED and decision.missing:
+        return lines
     for rule_id in decision.rules:
         rule = texts.rules.get(rule_id)
         if rule is None:
@@ -214,7 +227,8 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
         lines += ["", "**Prognostic factors not assessed:**"]
         lines += [f"- {md(texts.flags[f]['label'])}: needs {md(', '.join(texts.label('missing', m) for m in miss))}" for f, miss in a.flags.not_assessed]
     lines += _records_section(a)
-    lines += _evidence(texts, a.cog.rules + a.hsct.rules)
+    shown = tuple(r for d in (a.cog, a.hsct) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
+    lines += _evidence(texts, shown)
     card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
     if patient_id and a.hsct.value in ("recommended", "consider"):
         card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
@@ -231,11 +245,9 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
         options = ", ".join(texts.label("cogRisk" if name == "COG risk" else "hsct", v) for v in decision.open_values)
         lines.append(f"- **{name}** could be: {md(options)} (depends on {md('; '.join(texts.label('missing', m) for m in decision.missing))})")
     lines += ["", "**Missing:**", *[f"- {md(label)}" for label in labels]]
-    unavailable = sorted(a.inputs_unavailable) if hasattr(a, "inputs_unavailable") else []
     lines += _records_section(a)
     lines += ["", "**Facts used:**", "", _facts_table(a.facts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    del unavailable
     if patient_id and "endReinductionMrd" in a.missing:
         card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
         card["selectionBehavior"] = "at-most-one"

@@ -1,0 +1,72 @@
+"""Shared fixtures. Every response a test gets through `client` is checked for CDS Hooks 2.0
+conformance (tests/cds_hooks_checker.py) before the test sees it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cds_hooks_checker import assert_conformant_discovery, assert_conformant_response
+from service import create_app
+from service.config import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "patients"
+SERVICE_URL = "/cds-services/relapse-all-assessment"
+
+
+def check_body(path: str, status: int, body: object) -> None:
+    """The conformance gate applied to every response the tests produce."""
+    if status == 200 and path == "/cds-services":
+        assert_conformant_discovery(body)
+    elif status == 200 and path.startswith("/cds-services/"):
+        assert_conformant_response(body)
+        assert "org.relapse-cds.assessment" in body["extension"]
+    elif status >= 400:
+        assert isinstance(body, dict) and body.get("resourceType") == "OperationOutcome", body
+        assert body["issue"] and all(i.get("diagnostics") for i in body["issue"]), body
+        assert status < 500, f"5xx is a bug: {body}"
+
+
+class CheckedClient:
+    """Flask test client whose every JSON response passes the conformance gate."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def _checked(self, method: str, path: str, **kw):
+        response = getattr(self._client, method)(path, **kw)
+        body = json.loads(response.get_data(as_text=True))
+        check_body(path, response.status_code, body)
+        return response
+
+    def get(self, path: str, **kw):
+        return self._checked("get", path, **kw)
+
+    def post(self, path: str, **kw):
+        return self._checked("post", path, **kw)
+
+
+@pytest.fixture(scope="session")
+def app():
+    return create_app(Settings(bench_endpoint=True))
+
+
+@pytest.fixture()
+def client(app):
+    return CheckedClient(app.test_client())
+
+
+@pytest.fixture(scope="session")
+def knowledge(app):
+    return app.extensions["relapse_cds.knowledge"]
+
+
+def assessment_of(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["extension"]["org.relapse-cds.assessment"]
+
+
+def load_fixture(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
