@@ -1,0 +1,146 @@
+"""Bad input never crashes: a clear 4xx OperationOutcome (the client fixture asserts < 500 and the shape)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SERVICE_URL, assessment_of
+from fhir_builders import diagnosis, hook_request, patient, record, relapse
+
+
+def post_raw(client, data, content_type="application/json"):
+    return client.post(SERVICE_URL, data=data, content_type=content_type)
+
+
+@pytest.mark.parametrize(("data", "status", "text"), [
+    (b"{not json", 400, "not valid JSON"),
+    (b"", 400, "empty"),
+    (b"\xff\xfe\x00", 400, "UTF-8"),
+    (b"[]", 400, "JSON object"),
+    (b'"text"', 400, "JSON object"),
+    (b"null", 400, "JSON object"),
+])
+def test_malformed_bodies(client, data, status, text):
+    response = post_raw(client, data)
+    assert response.status_code == status
+    assert text in response.get_json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda b: b.pop("hook"), "hook"),
+    (lambda b: b.update(hookInstance="not-a-uuid"), "hookInstance"),
+    (lambda b: b.update(hookInstance=42), "hookInstance"),
+    (lambda b: b.pop("context"), "context"),
+    (lambda b: b.update(context="patient"), "context"),
+    (lambda b: b.update(fhirServer="ftp://ehr.example/fhir"), "fhirServer"),
+    (lambda b: b.update(fhirAuthorization={"access_token": "x", "token_type": "Bearer", "expires_in": 300, "scope": "x", "subject": "y"}), "fhirAuthorization"),
+    (lambda b: b.update(prefetch=[]), "prefetch"),
+    (lambda b: b.update(prefetch={"patient": "Patient/1"}), "prefetch"),
+    (lambda b: b.update(prefetch={"patient": {"id": "no-resource-type"}}), "prefetch"),
+])
+def test_wrong_types_name_the_field(client, mutate, field):
+    body = hook_request(record(patient()))
+    mutate(body)
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 400
+    assert any(field in issue["diagnostics"] for issue in response.get_json()["issue"])
+
+
+@pytest.mark.parametrize(("context", "field"), [
+    ({}, "patientId"), ({"userId": "Practitioner/1"}, "patientId"),
+    ({"userId": "Practitioner/1", "patientId": "has spaces"}, "patientId"), ({"patientId": "p1"}, "userId"),
+])
+def test_patient_view_context_is_validated(client, context, field):
+    body = hook_request(record(patient()))
+    body["context"] = context
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code == 400 and any(field in i["diagnostics"] for i in response.get_json()["issue"])
+
+
+def test_unknown_service_is_404(client):
+    response = client.post("/cds-services/no-such-service", json=hook_request(record(patient())))
+    assert response.status_code == 404 and "GET /cds-services" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_wrong_hook_is_400(client):
+    response = client.post(SERVICE_URL, json=hook_request(record(patient()), hook="order-sign"))
+    assert response.status_code == 400 and "patient-view" in response.get_json()["issue"][0]["diagnostics"]
+
+
+def test_wrong_method_is_405(client):
+    assert client.get(SERVICE_URL).status_code == 405
+
+
+def test_unknown_path_is_404(client):
+    assert client.get("/nope").status_code == 404
+
+
+def test_wrong_content_type_is_415(client):
+    response = post_raw(client, json.dumps(hook_request()).encode(), content_type="text/plain")
+    assert response.status_code == 415
+
+
+def test_huge_body_is_413(app):
+    from conftest import CheckedClient
+
+    client = CheckedClient(app.test_client())
+    huge = json.dumps(hook_request(record(patient()), padding="x" * (11 * 1024 * 1024))).encode()
+    response = post_raw(client, huge)
+    assert response.status_code == 413
+
+
+def test_deeply_nested_body_is_413(client):
+    deep = "[" * 5000 + "]" * 5000
+    response = post_raw(client, f'{{"hook": "patient-view", "x": {deep}}}'.encode())
+    assert response.status_code == 413
+
+
+def test_moderately_nested_body_beyond_the_limit_is_413(client):
+    nested: dict = {"leaf": 1}
+    for _ in range(80):
+        nested = {"n": nested}
+    response = client.post(SERVICE_URL, json=hook_request(record(patient()), extension={"deep": nested}))
+    assert response.status_code == 413
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(json_values)
+def test_any_json_body_gets_a_clear_answer(client, body):
+    response = client.post(SERVICE_URL, json=body)
+    assert response.status_code in (200, 400, 413)
+
+
+FIELDS = ["hook", "hookInstance", "context", "prefetch", "fhirServer", "fhirAuthorization"]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.sampled_from(FIELDS), json_values)
+def test_any_field_replaced_by_any_value_gets_a_clear_answer(client, field, value):
+    body = hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10")))
+    body[field] = value
+    assert client.post(SERVICE_URL, json=body).status_code in (200, 400)
+
+
+RESOURCE_FIELDS = ["code", "onsetDateTime", "bodySite", "clinicalStatus", "subject", "extension", "id", "verificationStatus"]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.sampled_from(RESOURCE_FIELDS), json_values)
+def test_wrong_fhir_inside_prefetch_still_answers(client, field, value):
+    broken = relapse("2016-05-01")
+    broken[field] = value
+    prefetch = record(patient(), diagnosis("2015-01-10"), broken)
+    response = client.post(SERVICE_URL, json=hook_request(prefetch))
+    assert response.status_code == 200
+    assessment_of(response)

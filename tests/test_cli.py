@@ -1,0 +1,60 @@
+"""The `relapse-cds` command: assess, check, config (serve is exercised by the end-to-end tests)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import FIXTURES, load_fixture
+from fhir_builders import diagnosis, hook_request, patient, record, relapse
+from service.cli import main
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_assess_a_bundle(tmp_path, capsys):
+    fixture = load_fixture(FIXTURES / "b-isolated-cns-12m.json")
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(fixture["bundle"]))
+    code, out, _ = run(capsys, "assess", str(path), "--as-of", "2026-11-25")
+    assessment = json.loads(out)
+    assert code == 0
+    assert (assessment["cogRisk"], assessment["hsct"]) == (fixture["expected"]["cogRisk"], fixture["expected"]["hsct"])
+
+
+def test_assess_a_cds_hooks_request_with_cards(tmp_path, capsys):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10")))))
+    code, out, _ = run(capsys, "assess", str(path), "--cards")
+    response = json.loads(out)
+    assert code == 0 and response["cards"][0]["indicator"] == "warning"
+
+
+def test_assess_rejects_other_input(tmp_path, capsys):
+    path = tmp_path / "x.json"
+    path.write_text("[1, 2]")
+    assert run(capsys, "assess", str(path))[0] == 2
+    path.write_text("{broken")
+    assert run(capsys, "assess", str(path))[0] == 2
+    assert run(capsys, "assess", str(tmp_path / "absent.json"))[0] == 2
+
+
+def test_check_ok_and_failing(tmp_path, capsys):
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and out.startswith("ok:")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("concepts:\n  mrd:\n    description: x\n    codes:\n      - {system: loinc, code: X}\n")
+    code, _, err = run(capsys, "check", str(bad))
+    assert code == 1 and "display" in err
+    assert run(capsys, "check", str(tmp_path / "absent.yaml"))[0] == 1
+
+
+def test_config_prints_the_effective_settings(capsys, monkeypatch):
+    monkeypatch.setenv("RELAPSE_CDS_MAX_BODY_BYTES", "1234")
+    code, out, _ = run(capsys, "config")
+    assert code == 0 and json.loads(out)["max_body_bytes"] == 1234
+    monkeypatch.setenv("RELAPSE_CDS_MAX_BODY_BYTES", "lots")
+    assert run(capsys, "config")[0] == 2

@@ -1,0 +1,126 @@
+"""End to end: the real server process (`relapse-cds serve`, gunicorn with 2 workers) over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
+from fhir_builders import diagnosis, hook_request, patient, record, relapse
+from test_fixture_patients import as_request
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("w")
+    env = dict(os.environ, RELAPSE_CDS_MAX_BODY_BYTES=str(2 * 1024 * 1024))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--access-log"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).parent.parent,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"server did not start: {log_path.read_text()}")
+    yield base, log_path
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+def call(method: str, url: str, path: str, **kw) -> requests.Response:
+    response = requests.request(method, url + path, timeout=10, **kw)
+    check_body(path, response.status_code, response.json())
+    return response
+
+
+def test_discovery(server):
+    base, _ = server
+    services = call("GET", base, "/cds-services").json()["services"]
+    assert [s["hook"] for s in services] == ["patient-view"] and "relapse" in services[0]["id"]
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json"))[:8], ids=lambda p: p.stem)
+def test_patient_view_on_realistic_patients(server, path):
+    base, _ = server
+    fixture = load_fixture(path)
+    body = call("POST", base, SERVICE_URL, json=as_request(fixture["bundle"])).json()
+    got = body["extension"]["org.relapse-cds.assessment"]
+    assert (got["cogRisk"], got["hsct"]) == (fixture["expected"]["cogRisk"], fixture["expected"]["hsct"])
+
+
+def test_prefetch_key_absent_over_http(server):
+    base, _ = server
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"))
+    del prefetch["observations"]
+    got = call("POST", base, SERVICE_URL, json=hook_request(prefetch)).json()["extension"]["org.relapse-cds.assessment"]
+    assert got["hsct"] == "undetermined" and got["missing"] == ["endReinductionMrd"]
+
+
+@pytest.mark.parametrize(("data", "headers", "status"), [
+    (b"{oops", {"Content-Type": "application/json"}, 400),
+    (b"[]", {"Content-Type": "application/json"}, 400),
+    (b"x" * (3 * 1024 * 1024), {"Content-Type": "application/json"}, 413),
+    (b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}, 413),
+    (b"{}", {"Content-Type": "text/plain"}, 415),
+])
+def test_bad_input_over_http(server, data, headers, status):
+    base, _ = server
+    assert call("POST", base, SERVICE_URL, data=data, headers=headers).status_code == status
+
+
+def test_unknown_service_over_http(server):
+    base, _ = server
+    assert call("POST", base, "/cds-services/unknown", json=hook_request(record(patient()))).status_code == 404
+
+
+def test_concurrent_requests_are_all_answered(server):
+    base, _ = server
+    fixture = load_fixture(sorted(FIXTURES.glob("*.json"))[0])
+    body = json.dumps(as_request(fixture["bundle"]))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: requests.post(base + SERVICE_URL, data=body, headers={"Content-Type": "application/json"}, timeout=20).status_code, range(40)))
+    assert statuses == [200] * 40
+
+
+def test_logs_carry_no_patient_identifiers(server):
+    base, log_path = server
+    fixture = load_fixture(sorted(FIXTURES.glob("*.json"))[1])
+    request = as_request(fixture["bundle"])
+    call("POST", base, SERVICE_URL, json=request)
+    time.sleep(0.3)
+    log = log_path.read_text()
+    patient_resource = request["prefetch"]["patient"]
+    assert request["hookInstance"] in log  # the request is traceable...
+    assert patient_resource["id"] not in log  # ...without the patient
+    for name in patient_resource.get("name", []):
+        for part in name.get("given", []) + [name.get("family", "")]:
+            if part:
+                assert part not in log
+    assert "Traceback" not in log

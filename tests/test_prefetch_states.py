@@ -1,0 +1,85 @@
+"""Prefetch in all its states (CDS Hooks 2.0): present, key absent, null (no data), OperationOutcome."""
+
+from __future__ import annotations
+
+from conftest import SERVICE_URL, assessment_of
+from fhir_builders import bundle, diagnosis, hook_request, mrd, patient, record, relapse
+
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+
+
+def late_marrow_record(**overrides):
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), mrd("2019-07-05", 0.5, "%"))
+    prefetch.update(overrides)
+    return prefetch
+
+
+def test_complete_prefetch(client):
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(late_marrow_record())))
+    assert (a["cogRisk"], a["hsct"], a["missing"]) == ("intermediate", "consider", [])
+
+
+def test_absent_observations_key_reports_mrd_missing(client):
+    prefetch = late_marrow_record()
+    del prefetch["observations"]
+    response = client.post(SERVICE_URL, json=hook_request(prefetch))
+    a = assessment_of(response)
+    assert (a["cogRisk"], a["hsct"], a["missing"]) == ("intermediate", "undetermined", ["endReinductionMrd"])
+    assert any("prefetch observations absent" in p for p in a["problems"])
+    missing_card = [c for c in response.get_json()["cards"] if c["extension"]["org.relapse-cds.card"]["kind"] == "missing"]
+    assert missing_card and missing_card[0]["indicator"] == "info"
+    assert "prefetch observations absent" in missing_card[0]["detail"]
+
+
+def test_operation_outcome_in_place_of_data_is_like_absent(client):
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(late_marrow_record(observations=OUTCOME))))
+    assert a["hsct"] == "undetermined" and any("OperationOutcome" in p for p in a["problems"])
+
+
+def test_null_means_no_data(client):
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(late_marrow_record(procedures=None))))
+    assert a["hsct"] == "consider" and not any("procedures" in p for p in a.get("problems", []))
+
+
+def test_absent_procedures_key_makes_prior_hsct_unknown(client):
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"))
+    del prefetch["procedures"]
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    assert a["cogRisk"] == "high" and a["hsct"] == "undetermined" and a["missing"] == ["priorHsct"]
+
+
+def test_absent_conditions_withholds_everything(client):
+    prefetch = late_marrow_record()
+    del prefetch["conditions"]
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    assert a["relapseNumber"] is None and a["cogRisk"] == a["hsct"] == "undetermined"
+    assert {"relapseSite", "relapseDate"} <= set(a["missing"])
+
+
+def test_no_prefetch_at_all(client):
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(None)))
+    assert a["relapseNumber"] is None and len(a["problems"]) >= 4
+
+
+def test_invalid_resource_inside_prefetch_is_skipped_and_named(client):
+    broken = relapse("2016-05-01", sites=("cns",))
+    broken["onsetDateTime"] = {"not": "a date"}
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"))
+    prefetch["conditions"]["entry"].append({"resource": broken})
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    assert a["relapseNumber"] == 1 and a["cogRisk"] == "high"
+    assert any(broken["id"] in p and "not valid FHIR" in p for p in a["problems"])
+
+
+def test_a_paged_bundle_says_only_the_first_page_was_read(client):
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"))
+    prefetch["conditions"]["link"] = [{"relation": "next", "url": "https://ehr.example/fhir/Condition?page=2"}]
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    assert any("further pages" in p for p in a["problems"])
+
+
+def test_single_resource_and_bundle_forms_are_both_read(client):
+    prefetch = record(patient(), diagnosis("2015-01-10"))
+    prefetch["conditions"] = bundle(diagnosis("2015-01-10"), relapse("2016-01-10"))
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    assert a["relapseNumber"] == 1
