@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from flask import Flask
@@ -35,4 +36,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(bp)
     register_error_handlers(app)
+    # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing
+    # it keeps full garbage collections from rescanning it on the request path: the benchmark's p99
+    # fell from ~20 ms to ~5 ms. Done before gunicorn forks, it also keeps those pages shared.
+    gc.freeze()
     return app

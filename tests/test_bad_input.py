@@ -144,3 +144,14 @@ def test_wrong_fhir_inside_prefetch_still_answers(client, field, value):
     response = client.post(SERVICE_URL, json=hook_request(prefetch))
     assert response.status_code == 200
     assessment_of(response)
+
+
+def test_depth_limit_is_exact():
+    from service.api.body import _too_deep
+
+    nested: object = 1
+    for _ in range(64):
+        nested = [nested]
+    assert not _too_deep(nested, 64)
+    assert _too_deep([nested], 64)
+    assert not _too_deep("scalar", 1)

@@ -10,16 +10,19 @@ from .errors import ApiError
 
 
 def _too_deep(value: object, limit: int) -> bool:
-    """Iterative depth check (no recursion: a hostile body must not exhaust the stack)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """Level-by-level walk over containers only (no recursion: a hostile body must not exhaust the
+    stack; json.loads itself already refuses nesting deep enough to threaten the C stack)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
+        deeper: list = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            deeper += [child for child in children if type(child) is dict or type(child) is list]
+        level = deeper
     return False
 
 
