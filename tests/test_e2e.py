@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,43 +12,20 @@ import pytest
 import requests
 
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
+from server_process import free_port, running
 from fhir_builders import diagnosis, hook_request, patient, record, relapse
 from test_fixture_patients import as_request
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("w")
-    env = dict(os.environ, RELAPSE_CDS_MAX_BODY_BYTES=str(2 * 1024 * 1024))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--access-log"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).parent.parent,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {log_path.read_text()}")
-    yield base, log_path
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--access-log"]
+    with running(command, log_path, port, env={"RELAPSE_CDS_MAX_BODY_BYTES": str(2 * 1024 * 1024)}) as base:
+        yield base, log_path
 
 
 def call(method: str, url: str, path: str, **kw) -> requests.Response:
