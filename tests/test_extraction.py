@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import SERVICE_URL, assessment_of
+from fhir_builders import LOINC
 from fhir_builders import (ICD10, SCT, bundle, blasts, condition, diagnosis, hook_request, hsct, mrd, observation, patient,
                            record, relapse, remission, variant)
 
@@ -206,10 +207,74 @@ def test_missing_birth_date_leaves_age_flags_not_assessed(client):
     assert {x["flag"] for x in a["flagsNotAssessed"]} == {"age-10-plus", "age-over-15"}
 
 
-def test_partial_dates_use_the_earliest_day_and_say_so(client):
-    a = assess(client, patient(), diagnosis("2016-03"), relapse("2017-09-15", sites=("cns",)))
-    assert a["cogRisk"] == "low"  # earliest days: 18 months -> 18-36 band
-    assert any("partial" in n for n in a["notes"])
+def test_partial_dates_withhold_only_where_the_band_matters(client):
+    # "2016-03" allows 17 or 18 months to 2017-09-15: CNS relapse risk depends on it; say which date.
+    cns = assess(client, patient(), diagnosis("2016-03"), relapse("2017-09-15", sites=("cns",)))
+    assert cns["cogRisk"] == "undetermined" and cns["missing"] == ["diagnosisDate"]
+    assert any("partial" in n for n in cns["notes"])
+    # A marrow relapse is high risk at 17 and at 18 months: the answer stands.
+    marrow = assess(client, patient(), diagnosis("2016-03"), relapse("2017-09-15"))
+    assert (marrow["cogRisk"], marrow["hsct"]) == ("high", "recommended")
+    # Events are still ordered by their earliest day: a partial relapse month is after the diagnosis.
+    late = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06", sites=("cns",)))
+    assert (late["relapseNumber"], late["cogRisk"]) == (1, "low")
+
+
+def test_relapse_is_dated_by_onset_never_by_recorded_date(client):
+    undated = relapse(None, sites=("marrow",))
+    undated["recordedDate"] = "2019-06-01"
+    a = assess(client, patient(), diagnosis("2015-01-10"), undated)
+    assert a["relapseNumber"] is None and "relapseDate" in a["missing"]
+    assert a["cogRisk"] == "undetermined"  # early (high) or late (intermediate): not guessed
+
+
+def test_diagnosis_may_be_dated_by_recorded_date_and_says_so(client):
+    dx = diagnosis(None)
+    dx["recordedDate"] = "2015-01-10"
+    a = assess(client, patient(), dx, relapse("2016-01-10"))
+    assert a["cogRisk"] == "high" and any("recordedDate" in n for n in a["notes"])
+
+
+def test_snomed_t_all_code_is_an_all_code(client):
+    t_all = condition((SCT, "277575008"), "2018-01-10", status="relapse", sites=("cns",))
+    a = assess(client, patient(), condition((SCT, "277575008"), "2015-01-10"), t_all)
+    assert (a["relapseNumber"], a["cogRisk"], a["hsct"]) == (1, "high", "not-recommended")
+
+
+def test_overlapping_partial_relapse_dates_are_not_counted_as_two(client):
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-05"), relapse("2019-05-03"))
+    assert a["relapseNumber"] is None and "relapseDate" in a["missing"]
+    assert any("one relapse or two" in n for n in a["notes"])
+
+
+def test_records_days_apart_without_a_remission_may_be_one_relapse(client):
+    split = assess(client, patient(), diagnosis("2015-01-10"), relapse("2016-03-01", sites=("marrow",)), relapse("2016-03-04", sites=("cns",)))
+    # One early combined relapse (high; recommended) or a second, isolated CNS relapse (n/a; consider).
+    assert split["relapseNumber"] is None
+    assert (split["cogRisk"], split["hsct"]) == ("undetermined", "undetermined") and "relapseDate" in split["missing"]
+    apart = assess(client, patient(), diagnosis("2015-01-10"), relapse("2016-03-01"), remission("2016-03-20"), relapse("2016-04-01", sites=("cns",)))
+    assert apart["relapseNumber"] == 2
+
+
+def test_partial_birth_date_straddling_a_birthday_is_not_assessed(client):
+    a = assess(client, patient(birth="2005"), diagnosis("2015-06-01"), relapse("2016-01-10"))
+    assert "age-10-plus" not in a["flags"]
+    assert {"flag": "age-10-plus", "missing": ["birthDate"]} in a["flagsNotAssessed"]
+    sure = assess(client, patient(birth="2004"), diagnosis("2015-06-01"), relapse("2016-01-10"))
+    assert "age-10-plus" in sure["flags"]
+
+
+def test_partial_hsct_date_around_the_relapse_withholds(client):
+    a = assess(client, patient(), diagnosis("2015-01-10"), hsct("2016"), relapse("2016-03-01"))
+    assert a["hsct"] == "undetermined" and a["missing"] == ["hsctDate"]
+
+
+def test_hsct_after_the_relapse_is_shown_and_not_suggested_again(client):
+    response = client.post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-03-01"), hsct("2016-09-01"))))
+    a = assessment_of(response)
+    assert a["hsct"] == "recommended"
+    assert any(f["name"] == "hsctAfterRelapse" for f in a["facts"])
+    assert not any("suggestions" in c for c in response.get_json()["cards"])
 
 
 def test_missing_diagnosis_date_still_answers_when_time_does_not_matter(client):
@@ -244,3 +309,30 @@ def test_no_relapse_no_cards(client):
 
 def test_bundle_fixture_helpers_build_valid_searchsets():
     assert bundle(patient())["entry"][0]["resource"]["resourceType"] == "Patient"
+
+
+def ikzf1_variant(change_type: str | None) -> dict:
+    v = variant("HGNC:13176")
+    if change_type:
+        v["component"].append({"code": {"coding": [{"system": LOINC, "code": "48019-4"}]},
+                               "valueCodeableConcept": {"coding": [{"system": LOINC, "code": change_type}]}})
+    return v
+
+
+@pytest.mark.parametrize(("change_type", "flagged"), [("LA6692-3", True), (None, True), ("LA6690-7", False)])
+def test_ikzf1_flag_needs_a_deletion_when_the_type_is_stated(client, change_type, flagged):
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2016-01-10"), ikzf1_variant(change_type))
+    assert ("ikzf1-deletion" in a["flags"]) is flagged
+
+
+@pytest.mark.parametrize(("comparator", "value", "outcome"), [(">", 10000, "raised"), ("<", 5000, "no"), ("<", 20000, "not-assessed")])
+def test_blast_comparators(client, comparator, value, outcome):
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), blasts("2019-05-30", value, comparator=comparator))
+    assert ("high-peripheral-blasts" in a["flags"]) is (outcome == "raised")
+    assert any(x["flag"] == "high-peripheral-blasts" for x in a.get("flagsNotAssessed", [])) is (outcome == "not-assessed")
+
+
+def test_blasts_in_an_unknown_unit_are_not_assessed(client):
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), blasts("2019-05-30", 30, "10*3/mm3"))
+    assert "high-peripheral-blasts" not in a["flags"]
+    assert any(x["flag"] == "high-peripheral-blasts" for x in a["flagsNotAssessed"])

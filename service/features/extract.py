@@ -63,12 +63,14 @@ class _Reader:
 
     @staticmethod
     def onset(condition: Any) -> FhirDate | None:
-        """onsetDateTime, else onsetPeriod.start, else recordedDate (contract: date of diagnosis)."""
+        """onsetDateTime, else onsetPeriod.start. A relapse, remission or failed reinduction is dated by
+        its onset only: a recordedDate can be years after the event (contract: "Its onsetDateTime is
+        the relapse date")."""
         if condition.onsetDateTime is not None:
             return parse_fhir_date(condition.onsetDateTime)
         if condition.onsetPeriod is not None and condition.onsetPeriod.start is not None:
             return parse_fhir_date(condition.onsetPeriod.start)
-        return parse_fhir_date(condition.recordedDate)
+        return None
 
     def sites(self, condition: Any) -> tuple[set[str], list[str]]:
         known: set[str] = set()
@@ -123,6 +125,7 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
     not_stated: list[str] = []
     subtypes: dict[str, list[str]] = defaultdict(list)
     down: list[str] = []
+    notes: list[str] = []
 
     for condition in conditions:
         ref = _ref(condition)
@@ -156,10 +159,14 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
         elif reader.has("all-in-remission", codes) or (is_all and status == "remission"):
             remissions.append(Dated(onset, ref))
         elif is_all:
-            diagnoses.append(Dated(onset, ref))
+            # Contract: the date of diagnosis is onsetDateTime, or onsetPeriod.start, else recordedDate.
+            dated_by = onset or parse_fhir_date(condition.recordedDate)
+            diagnoses.append(Dated(dated_by, ref))
             if reader.has("all-failed-remission", codes) and onset is not None:
                 failed.append(Dated(onset, ref))
-            if onset is None:
+            if onset is None and dated_by is not None:
+                notes.append(f"{ref}: no onset; dated by recordedDate {dated_by}, which may be later than the diagnosis")
+            elif dated_by is None:
                 reader.problems.append(f"{ref}: ALL diagnosis without onset or recorded date")
 
     relapses = []
@@ -173,7 +180,10 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
             sources=tuple(ref for ref, _, _ in parts),
         ))
     relapses = _merge_same_day(relapses)
+    relapses, uncertain = _separate_uncertain_episodes(relapses, remissions, notes)
+    undated_relapses.extend(uncertain)
     return {
+        "notes": tuple(notes),
         "all_diagnoses": tuple(diagnoses),
         "lineage_sources": {k: tuple(v) for k, v in lineage.items()},
         "lineage_not_stated_sources": tuple(not_stated),
@@ -199,6 +209,37 @@ def _merge_same_day(episodes: list[RelapseEpisode]) -> list[RelapseEpisode]:
         else:
             merged.append(episode)
     return merged
+
+
+#: Two relapse records less than this apart, with no remission recorded between them, may be one
+#: relapse worked up over several days (marrow first, lumbar puncture later) or written in two time
+#: zones. A second relapse needs a second remission first, and reinduction takes about a month
+#: (seed: "CR2 at the end of the first month of treatment"). Reading: such records are neither
+#: merged nor counted as two relapses; the relapse is left undated, so what depends on it is withheld.
+SAME_EPISODE_DAYS = 28
+
+
+def _separate_uncertain_episodes(
+    episodes: list[RelapseEpisode], remissions: list[Dated], notes: list[str]
+) -> tuple[list[RelapseEpisode], list[str]]:
+    """Split off relapse episodes that cannot be told apart from a neighbour: overlapping partial dates
+    (`2019-05` and `2019-05-03`), or records close together with no remission between them."""
+    uncertain: set[int] = set()
+    for i in range(len(episodes) - 1):
+        first, second = episodes[i], episodes[i + 1]
+        overlap = second.date.earliest <= first.date.latest
+        close = (second.date.earliest - first.date.latest).days < SAME_EPISODE_DAYS
+        remission_between = any(
+            r.date is not None and first.date.latest < r.date.earliest < second.date.earliest for r in remissions
+        )
+        if overlap or (close and not remission_between):
+            uncertain |= {i, i + 1}
+            notes.append(
+                f"relapse records dated {first.date} ({', '.join(first.sources)}) and {second.date} "
+                f"({', '.join(second.sources)}) may be one relapse or two; record the relapse onset dates"
+            )
+    kept = [e for i, e in enumerate(episodes) if i not in uncertain]
+    return kept, [src for i in sorted(uncertain) for src in episodes[i].sources]
 
 
 def _read_procedures(reader: _Reader, procedures: Sequence[Any]) -> tuple[Dated, ...]:
@@ -284,16 +325,32 @@ def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, u
 
 
 def _variant_genes(reader: _Reader, observation: Any) -> list[str]:
-    """Genes a genomics-reporting Variant says are altered (value Present, component Gene studied)."""
+    """Genes a genomics-reporting Variant says are altered (value Present, component Gene studied).
+
+    IKZF1: the seed's evidence is for IKZF1 *deletion*. A Variant that states its DNA change type
+    counts only if that type is a deletion ("ikzf1"); one that states no type still counts, as the
+    contract asks, but is marked ("ikzf1-type-not-stated"); another type is kept as a fact only.
+    """
     if not reader.has("variant-present", _codings(observation.valueCodeableConcept)):
-        return []
-    genes = set()
+        return []  # "Absent" Variants may list many genes: never a flag
+    genes: set[str] = set()
+    change_types: list[list[tuple[str | None, str | None]]] = []
     for component in observation.component or []:
-        if reader.has("gene-studied", _codings(component.code)):
+        codes = _codings(component.code)
+        if reader.has("gene-studied", codes):
             for gene in ("tp53", "ikzf1", "etv6", "runx1"):
                 if reader.has(f"gene-{gene}", _codings(component.valueCodeableConcept)):
                     genes.add(gene)
-    found = [g for g in ("tp53", "ikzf1") if g in genes]
+        elif reader.has("dna-change-type", codes):
+            change_types.append(_codings(component.valueCodeableConcept))
+    found = ["tp53"] if "tp53" in genes else []
+    if "ikzf1" in genes:
+        if not change_types:
+            found.append("ikzf1-type-not-stated")
+        elif any(reader.has("change-deletion", c) for c in change_types):
+            found.append("ikzf1")
+        else:
+            found.append("ikzf1-not-deletion")
     if {"etv6", "runx1"} <= genes:  # one Variant naming both = the fusion (mCODE's way)
         found.append("etv6-runx1")
     return found

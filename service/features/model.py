@@ -74,6 +74,8 @@ class Features:
     down_syndrome_sources: tuple[str, ...] = ()
     #: Records read but not usable (invalid FHIR, unknown unit, implausible value...), for the card.
     problems: tuple[str, ...] = ()
+    #: How the record was read where it needed saying (a date from recordedDate, relapses that may be one).
+    notes: tuple[str, ...] = ()
 
     @property
     def diagnosis(self) -> Dated | None:

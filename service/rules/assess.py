@@ -38,6 +38,8 @@ class Assessment:
     problems: tuple[str, ...]
     inputs: RuleInputs
     has_all_diagnosis: bool
+    #: Completed HSCT Procedures dated after the assessed relapse: the plan is already carried out.
+    hsct_after_relapse: tuple[str, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -89,7 +91,15 @@ def assess(features: Features) -> Assessment:
         problems=features.problems,
         inputs=inputs,
         has_all_diagnosis=bool(features.all_diagnoses),
+        hsct_after_relapse=_hsct_after_relapse(features),
     )
+
+
+def _hsct_after_relapse(features: Features) -> tuple[str, ...]:
+    episode = features.assessed_relapse
+    if episode is None or features.undated_relapse_sources:
+        return ()
+    return tuple(p.source for p in features.hsct_procedures if p.date is not None and p.date.earliest > episode.date.latest)
 
 
 def _relapse_number(features: Features) -> int | None:
@@ -133,13 +143,15 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
         if episode and remission.date and remission.date.earliest > episode.date.earliest:
             facts.append(Fact("secondRemission", True, (remission.source,), remission.date.text))
     for procedure in features.hsct_procedures:
-        facts.append(Fact("hsct", "hematopoietic stem cell transplant", (procedure.source,), procedure.date.text if procedure.date else None))
+        after = episode is not None and procedure.date is not None and procedure.date.earliest > episode.date.latest
+        facts.append(Fact("hsctAfterRelapse" if after else "hsct", "hematopoietic stem cell transplant",
+                          (procedure.source,), procedure.date.text if procedure.date else None))
     mrd = inputs.end_reinduction_mrd
     if mrd:
         facts.append(Fact("endReinductionMrd", mrd.original, (mrd.source,), mrd.date.text))
     for result in features.mrd_results:
         if not result.from_marrow:
-            facts.append(Fact("mrdNotFromMarrow", f"{result.original} (not bone marrow: reported, not used)", (result.source,), result.date.text))
+            facts.append(Fact("mrdNotFromMarrow", f"{result.original} (site not stated as bone marrow: reported, not used)", (result.source,), result.date.text))
     for count in features.blast_counts:
         if episode and abs((count.date.earliest - episode.date.earliest).days) <= 14:
             facts.append(Fact("peripheralBlasts", count.original, (count.source,), count.date.text))

@@ -7,7 +7,7 @@ Stratification for B-Precursor ALL", and its footnote "All relapsed T-cell ALL i
   >36 months from dx       Low                           Intermediate
 
 Month bands follow the data contract: 18 months to the day is in 18-36; 36 months to the day is still
-18-36; one day later is >36 (see `bands.py`). The table is for FIRST relapse ("The COG has divided
+18-36; one day later is >36 (see `timing.py`). The table is for FIRST relapse ("The COG has divided
 patients with first relapse into three risk categories"): a second or later relapse is
 `not-applicable`, as the contract settles.
 """

@@ -47,9 +47,12 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
 
     if set(features.lineage_sources) == {"t-cell"}:
         raised.append(Flag("t-cell", features.lineage_sources["t-cell"]))
-    for gene, flag in (("tp53", "tp53-alteration"), ("ikzf1", "ikzf1-deletion")):
-        if features.gene_sources.get(gene):
-            raised.append(Flag(flag, features.gene_sources[gene]))
+    if features.gene_sources.get("tp53"):
+        raised.append(Flag("tp53-alteration", features.gene_sources["tp53"]))
+    ikzf1 = features.gene_sources.get("ikzf1", ()) + features.gene_sources.get("ikzf1-type-not-stated", ())
+    if ikzf1:
+        unstated = "" if features.gene_sources.get("ikzf1") else "IKZF1 variant; the record does not say it is a deletion"
+        raised.append(Flag("ikzf1-deletion", ikzf1, unstated))
     etv6 = features.gene_sources.get("etv6-runx1", ()) + features.subtype_sources.get("etv6-runx1", ())
     if etv6:
         raised.append(Flag("etv6-runx1", etv6))
@@ -70,35 +73,54 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
 
 
 def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> None:
+    """Age at diagnosis in completed years. With a partial birth or diagnosis date, a flag is raised
+    only when every day the dates allow gives it; otherwise it is listed as not assessed."""
     diagnosis = features.diagnosis
     lacking = tuple(n for n, v in (("birthDate", features.birth_date), ("diagnosisDate", diagnosis)) if v is None)
     if lacking:
         not_assessed.extend((flag, lacking) for flag in ("age-10-plus", "age-over-15"))
         return
-    age = whole_years_between(features.birth_date.earliest, diagnosis.date.earliest)
+    birth, dx = features.birth_date, diagnosis.date
+    youngest = whole_years_between(birth.latest, dx.earliest)
+    oldest = whole_years_between(birth.earliest, dx.latest)
     sources = tuple(s for s in (features.patient_source, diagnosis.source) if s)
-    if age >= AGE_10_PLUS:
-        raised.append(Flag("age-10-plus", sources, f"{age} years at diagnosis"))
-    if age >= AGE_OVER_15_FROM:
-        raised.append(Flag("age-over-15", sources, f"{age} years at diagnosis"))
+    imprecise = tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial)
+    shown = f"{youngest} years at diagnosis" if youngest == oldest else f"{youngest} to {oldest} years at diagnosis"
+    for flag, threshold in (("age-10-plus", AGE_10_PLUS), ("age-over-15", AGE_OVER_15_FROM)):
+        if youngest >= threshold:
+            raised.append(Flag(flag, sources, shown))
+        elif oldest >= threshold:
+            not_assessed.append((flag, imprecise))
+
+
+def _above_threshold(count: Measurement) -> bool | None:
+    """Is the count > 10,000/uL? None when a comparator leaves it open (e.g. "<20000")."""
+    v, comparator = count.value, count.comparator
+    if comparator in (None, ""):
+        return v > HIGH_BLASTS_PER_UL
+    if comparator in (">", ">="):
+        return True if v >= HIGH_BLASTS_PER_UL and (comparator == ">" or v > HIGH_BLASTS_PER_UL) else None
+    if comparator in ("<", "<="):
+        return False if v <= HIGH_BLASTS_PER_UL else None
+    return None
 
 
 def _blasts_flag(features: Features, inputs: RuleInputs, raised: list[Flag], not_assessed: list) -> None:
-    """High peripheral blasts matter at a LATE MARROW relapse (BFM [10]); we raise the flag only when the
-    relapse is certainly marrow-involving (isolated or combined: the seed says "late marrow relapses")
-    and certainly > 36 months from diagnosis."""
+    """High peripheral blasts matter at a LATE MARROW relapse (BFM [10]). Reading: "late" is the seed's
+    >36 months from diagnosis (BFM's own "late" is >= 6 months after the end of therapy, which the record
+    does not give), and "marrow relapses" includes combined ones (the seed's wording, not only [10]'s
+    "isolated"): the flag is raised only when the relapse is certainly both."""
     possible, episode = inputs.possible, features.assessed_relapse
     if episode is None or not possible.site <= {"marrow", "combined"} or possible.band != frozenset({">36"}):
         return
     near = [m for m in features.blast_counts if days_between(m.date.earliest, episode.date.earliest) <= BLASTS_WINDOW_DAYS]
-    usable = [m for m in near if m.value is not None]
+    usable = [m for m in near if m.value is not None and _above_threshold(m) is not None]
     if not usable:
-        if "observations" in features.unavailable or not near:
-            not_assessed.append(("high-peripheral-blasts", ("peripheralBlasts",)))
+        not_assessed.append(("high-peripheral-blasts", ("peripheralBlasts",)))
         return
     # The count closest to the relapse date describes the relapse; on a tie, the higher count (caution).
     closest: Measurement = min(usable, key=lambda m: (days_between(m.date.earliest, episode.date.earliest), -m.value))
-    if closest.value > HIGH_BLASTS_PER_UL:
+    if _above_threshold(closest):
         raised.append(Flag("high-peripheral-blasts", (closest.source,), closest.original))
 
 

@@ -12,7 +12,13 @@ from .possible import Case, Outcome
 
 
 def hsct_indication(case: Case) -> Outcome:
-    """HSCT indication of one fully-known case. Precedence: prior HSCT, then relapse order, then site."""
+    """HSCT indication of one fully-known case. Precedence: prior HSCT, then relapse order, then site.
+
+    Reading (precedence): a second marrow relapse AFTER a transplant meets two readings, the contract's
+    settled "second or later marrow relapse: recommended" and the issue's "relapse after a prior HSCT:
+    consider". We apply the seed's more specific section, "Relapse after allogeneic HSCT for relapsed
+    ALL" ("a second ablative allogeneic HSCT may be feasible ... 10% to 30%"): `consider`.
+    """
     if case.after_hsct:
         # "For patients relapsing after an allogeneic HSCT for ALL, a second ablative allogeneic HSCT
         # may be feasible ... approximately 10% to 30% may achieve long-term EFS." [92-94; 57,95: 3iiA]
@@ -41,6 +47,8 @@ def hsct_indication(case: Case) -> Outcome:
             # consistent (a COG high-risk marrow relapse is never told "chemotherapy"): early = within 36
             # months inclusive.
             return Outcome("recommended", "hsct.early-b-marrow")
+        # Reading (set by the product issue): chemotherapy is the standard (`not-recommended`), and
+        # `consider` only with end-reinduction MRD >= 10^-3; `undetermined` while MRD is unknown.
         # Late B-precursor marrow relapse: "a primary chemotherapy approach after achievement of CR2 has
         # resulted in survival rates of approximately 50%, and it is not clear whether allogeneic
         # transplantation is associated with superior cure rate" [5,9,30,48-51]. "Whether transplantation

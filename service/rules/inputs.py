@@ -98,19 +98,27 @@ def derive(features: Features) -> RuleInputs:
             bands = frozenset(["<18", "18-36", ">36"])
             because["band"] = ("diagnosisDate",)
         else:
-            chosen, allowed = band_of(diagnosis.date, episode.date)
-            bands = frozenset({chosen})
-            if len(allowed) > 1:
+            # Reading of "use the earliest possible day for ordering": events are ORDERED by their
+            # earliest day, but a month band is a measurement. A partial date keeps every band its
+            # days allow, so `decide` withholds where they would give different answers and names
+            # the imprecise date; where they agree, the answer stands.
+            _, bands = band_of(diagnosis.date, episode.date)
+            if len(bands) > 1:
+                because["band"] = tuple(
+                    name for name, d in (("diagnosisDate", diagnosis.date), ("relapseDate", episode.date)) if d.partial
+                )
                 notes.append(
-                    f"partial date: diagnosis {diagnosis.date} / relapse {episode.date} read from the earliest "
-                    f"possible day ({chosen} months); the true days could also give {', '.join(sorted(allowed - {chosen}))}"
+                    f"partial date: diagnosis {diagnosis.date} / relapse {episode.date} allow "
+                    f"{', '.join(sorted(bands))} months from diagnosis; the exact days are needed where it matters"
                 )
     _check_order_of_events(features, contradictions)
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
-    if any(d.date is not None and d.date.partial for d in (*features.all_diagnoses, *features.relapses)):
-        notes.append("some dates are partial: the earliest possible day was used for ordering")
+    partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
+    if partial or (features.birth_date and features.birth_date.partial):
+        notes.append("some dates are partial: events are ordered by their earliest possible day")
+    notes.extend(features.notes)
 
     possible = Possible(
         lineage=lineages, site=sites, band=bands, order=orders, after_hsct=after_hsct, mrd_high=mrd_high,
@@ -120,16 +128,20 @@ def derive(features: Features) -> RuleInputs:
 
 
 def _check_order_of_events(features: Features, contradictions: list[str]) -> None:
+    """Contradictions the record certainly contains. Partial dates that merely MAY be out of order
+    are not contradictions: their band is uncertain instead (see `derive`)."""
     diagnosis = features.diagnosis
     for episode in features.relapses:
         if episode.date.earliest > features.as_of:
             contradictions.append(f"relapse dated {episode.date} ({', '.join(episode.sources)}) is in the future")
-        if diagnosis and episode.date.earliest <= diagnosis.date.earliest:
+        if diagnosis and episode.date.latest <= diagnosis.date.earliest:
             contradictions.append(
                 f"relapse dated {episode.date} ({', '.join(episode.sources)}) is on or before the diagnosis "
                 f"dated {diagnosis.date} ({diagnosis.source})"
+                + (". If this is one Condition whose status was changed to relapse (as HL7 mCODE records it), its "
+                   "onset is the diagnosis date: record the relapse onset date" if episode.date == diagnosis.date else "")
             )
-    if diagnosis and features.birth_date and features.birth_date.earliest > diagnosis.date.earliest:
+    if diagnosis and features.birth_date and features.birth_date.earliest > diagnosis.date.latest:
         contradictions.append(
             f"birth date {features.birth_date} ({features.patient_source}) is after the diagnosis dated "
             f"{diagnosis.date} ({diagnosis.source})"
@@ -149,9 +161,10 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
     if episode is None or features.undated_relapse_sources:
         because["after_hsct"] = ("relapseDate",)
         return frozenset(BOOLS)
-    if any(p.date is not None and p.date.earliest < episode.date.earliest for p in features.hsct_procedures):
+    if any(p.date is not None and p.date.latest < episode.date.earliest for p in features.hsct_procedures):
         return frozenset({True})
-    if any(p.date is None for p in features.hsct_procedures):
+    # Undated, or a partial date that may fall before or after the relapse: both remain possible.
+    if any(p.date is None or p.date.earliest < episode.date.earliest for p in features.hsct_procedures):
         because["after_hsct"] = ("hsctDate",)
         return frozenset(BOOLS)
     return frozenset({False})
