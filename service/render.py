@@ -229,9 +229,9 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     lines += _records_section(a)
     shown = tuple(r for d in (a.cog, a.hsct) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
     lines += _evidence(texts, shown)
-    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
     if a.hsct_after_relapse:
         lines.insert(2, f"A stem cell transplant is recorded after this relapse ({md(', '.join(a.hsct_after_relapse))}): no referral is suggested.\n")
+    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
     if patient_id and a.hsct.value in ("recommended", "consider") and not a.hsct_after_relapse:
         card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
         card["selectionBehavior"] = "at-most-one"

@@ -274,7 +274,10 @@ def test_hsct_after_the_relapse_is_shown_and_not_suggested_again(client):
     a = assessment_of(response)
     assert a["hsct"] == "recommended"
     assert any(f["name"] == "hsctAfterRelapse" for f in a["facts"])
-    assert not any("suggestions" in c for c in response.get_json()["cards"])
+    cards = response.get_json()["cards"]
+    assert not any("suggestions" in c for c in cards)
+    assessment_card = next(c for c in cards if c["extension"]["org.relapse-cds.card"]["kind"] == "assessment")
+    assert "transplant is recorded after this relapse" in assessment_card["detail"]
 
 
 def test_missing_diagnosis_date_still_answers_when_time_does_not_matter(client):
