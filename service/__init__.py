@@ -31,11 +31,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.service"] = service
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
 
+    from .api.cors import register_cors
     from .api.errors import register_error_handlers
     from .api.routes import bp
 
     app.register_blueprint(bp)
     register_error_handlers(app)
+    register_cors(app, settings.cors_origins)
     # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing
     # it keeps full garbage collections from rescanning it on the request path: the benchmark's p99
     # fell from ~20 ms to ~5 ms. Done before gunicorn forks, it also keeps those pages shared.

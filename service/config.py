@@ -27,6 +27,12 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return Settings.cors_origins
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Effective configuration. Each field documents its environment variable in the README table."""
@@ -41,6 +47,8 @@ class Settings:
     bench_endpoint: bool = False
     #: RELAPSE_CDS_LOG_LEVEL: logging level of the service's own logger.
     log_level: str = "INFO"
+    #: RELAPSE_CDS_CORS_ORIGINS: origins browsers may call from (comma-separated; `*` any; empty: none).
+    cors_origins: tuple[str, ...] = ("*",)
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +60,7 @@ class Settings:
             max_json_depth=_int("RELAPSE_CDS_MAX_JSON_DEPTH", cls.max_json_depth),
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
             log_level=os.environ.get("RELAPSE_CDS_LOG_LEVEL", "INFO").upper(),
+            cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
         )
 
     def describe(self) -> dict:
