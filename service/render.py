@@ -39,7 +39,9 @@ def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None,
         if assessment.contradictions:
             cards.append(_contradiction_card(assessment, texts))
         else:
-            if UNDETERMINED not in (assessment.cog.value, assessment.hsct.value) or _decided_any(assessment):
+            # A relapsed patient always gets a card. Only when nothing is decided and missing facts
+            # are the reason does the missing-data card stand alone (it names them and the options).
+            if _decided_any(assessment) or not assessment.missing:
                 cards.append(_assessment_card(assessment, texts, patient_id))
             if assessment.missing:
                 cards.append(_missing_card(assessment, texts, patient_id))

@@ -23,6 +23,8 @@ TABLE_4 = [
     ("testis", "<18", "intermediate"), ("testis", "18-36", "low"), ("testis", ">36", "low"),
     ("marrow", "<18", "high"), ("marrow", "18-36", "high"), ("marrow", ">36", "intermediate"),
     ("combined", "<18", "high"), ("combined", "18-36", "high"), ("combined", ">36", "intermediate"),
+    # CNS and testis together, no marrow: both sites are in the "Isolated CNS or Testicular" column.
+    ("cns-testis", "<18", "intermediate"), ("cns-testis", "18-36", "low"), ("cns-testis", ">36", "low"),
 ]
 
 
@@ -66,6 +68,9 @@ HSCT_BRANCHES = [
     (dict(after_hsct=True, site="marrow", band="<18"), "consider", "hsct.relapse-after-hsct"),
     (dict(after_hsct=True, site="testis", band=">36"), "consider", "hsct.relapse-after-hsct"),
     (dict(after_hsct=True, order="later"), "consider", "hsct.relapse-after-hsct"),
+    (dict(site="cns-testis", band="<18"), "consider", "hsct.early-cns-testicular"),
+    (dict(site="cns-testis", band="18-36"), "not-recommended", "hsct.late-cns-testicular"),
+    (dict(site="cns-testis", band=">36"), "not-recommended", "hsct.late-cns-testicular"),
     (dict(site="extramedullary-other"), "undetermined", "hsct.site-not-covered"),
 ]
 

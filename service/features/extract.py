@@ -180,8 +180,8 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
             sources=tuple(ref for ref, _, _ in parts),
         ))
     relapses = _merge_same_day(relapses)
-    relapses, uncertain = _separate_uncertain_episodes(relapses, remissions, notes)
-    undated_relapses.extend(uncertain)
+    relapses, ambiguous = _separate_uncertain_episodes(relapses, remissions, notes)
+    undated_relapses.extend(src for episode in ambiguous for src in episode.sources)
     return {
         "notes": tuple(notes),
         "all_diagnoses": tuple(diagnoses),
@@ -189,6 +189,7 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
         "lineage_not_stated_sources": tuple(not_stated),
         "subtype_sources": {k: tuple(v) for k, v in subtypes.items()},
         "relapses": tuple(relapses),
+        "ambiguous_relapses": tuple(ambiguous),
         "undated_relapse_sources": tuple(undated_relapses),
         "remissions": tuple(remissions),
         "failed_remission_candidates": tuple(failed),
@@ -221,7 +222,7 @@ SAME_EPISODE_DAYS = 28
 
 def _separate_uncertain_episodes(
     episodes: list[RelapseEpisode], remissions: list[Dated], notes: list[str]
-) -> tuple[list[RelapseEpisode], list[str]]:
+) -> tuple[list[RelapseEpisode], list[RelapseEpisode]]:
     """Split off relapse episodes that cannot be told apart from a neighbour: overlapping partial dates
     (`2019-05` and `2019-05-03`), or records close together with no remission between them."""
     uncertain: set[int] = set()
@@ -239,7 +240,7 @@ def _separate_uncertain_episodes(
                 f"({', '.join(second.sources)}) may be one relapse or two; record the relapse onset dates"
             )
     kept = [e for i, e in enumerate(episodes) if i not in uncertain]
-    return kept, [src for i in sorted(uncertain) for src in episodes[i].sources]
+    return kept, [episodes[i] for i in sorted(uncertain)]
 
 
 def _read_procedures(reader: _Reader, procedures: Sequence[Any]) -> tuple[Dated, ...]:

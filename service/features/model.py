@@ -64,7 +64,10 @@ class Features:
     lineage_not_stated_sources: tuple[str, ...] = ()
     subtype_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # etv6-runx1/bcr-abl1/kmt2a
     relapses: tuple[RelapseEpisode, ...] = ()  # sorted by date
-    undated_relapse_sources: tuple[str, ...] = ()
+    #: Dated relapse records that cannot be told apart from a neighbour (one relapse or two?). Their
+    #: sources are also in `undated_relapse_sources`: nothing is placed in time on their account.
+    ambiguous_relapses: tuple[RelapseEpisode, ...] = ()
+    undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset, and the ambiguous ones
     remissions: tuple[Dated, ...] = ()
     failed_remission_candidates: tuple[Dated, ...] = ()  # C91.00-type Conditions (no-cr2 evidence if dated after the relapse)
     hsct_procedures: tuple[Dated, ...] = ()

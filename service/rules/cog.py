@@ -24,7 +24,13 @@ _TABLE_4 = {
     ("marrow", "18-36"): "high",
     ("marrow", ">36"): "intermediate",
 }
-_COLUMN = {"marrow": "marrow", "combined": "marrow", "cns": "extramedullary", "testis": "extramedullary"}
+# Reading: CNS and testis relapsing together without marrow is still an isolated (extramedullary)
+# relapse, and both of its sites are in the column "Isolated CNS or Testicular Relapse": that column
+# gives the same answer whichever site is taken, so we use it.
+_COLUMN = {
+    "marrow": "marrow", "combined": "marrow",
+    "cns": "extramedullary", "testis": "extramedullary", "cns-testis": "extramedullary",
+}
 
 
 def cog_risk(case: Case) -> Outcome:
@@ -36,7 +42,7 @@ def cog_risk(case: Case) -> Outcome:
         return Outcome("high", "cog.t-cell")
     column = _COLUMN.get(case.site)
     if column is None:
-        # Extramedullary relapse at more than one site, or at a site the mappings do not know, without
-        # marrow: Table 4 has no column for it. We do not force it into "isolated CNS or testicular".
+        # Extramedullary relapse at a site the mappings do not know, without marrow: Table 4 has no
+        # column for it. We do not force it into "isolated CNS or testicular".
         return Outcome("undetermined", "cog.site-not-in-table")
     return Outcome(_TABLE_4[(column, case.band)], f"cog.b-precursor.{column}")

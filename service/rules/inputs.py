@@ -37,6 +37,8 @@ def classify_sites(sites: frozenset[str], unknown: int, sex: str | None) -> froz
             patterns.add("cns")
         elif every == {TESTIS}:
             patterns.add("testis")
+        elif every == {CNS, TESTIS}:
+            patterns.add("cns-testis")
         else:
             patterns.add("extramedullary-other")
     return frozenset(patterns)
@@ -78,14 +80,15 @@ def derive(features: Features) -> RuleInputs:
         orders = frozenset({"first"} if undated == 1 else ORDERS)
     else:
         orders = frozenset(ORDERS if dated == 1 else {"later"})
+    unplaced = _unplaced_relapse_fact(features)
     if len(orders) > 1:
-        because["order"] = ("relapseDate",)
+        because["order"] = (unplaced,)
 
     # Site and timing of the assessed relapse: unknown if an undated relapse may be the latest.
     if episode is None or undated:
         sites, bands = frozenset(SITES), frozenset(["<18", "18-36", ">36"])
-        because["site"] = ("relapseDate",)
-        because["band"] = ("relapseDate",) if features.diagnosis else ("diagnosisDate", "relapseDate")
+        because["site"] = (unplaced,)
+        because["band"] = (unplaced,) if features.diagnosis else ("diagnosisDate", unplaced)
     else:
         unknown_sites = len(episode.unstated_site_sources) + len(episode.unrecognised_sites)
         sites = classify_sites(episode.sites, unknown_sites, features.sex)
@@ -131,7 +134,9 @@ def _check_order_of_events(features: Features, contradictions: list[str]) -> Non
     """Contradictions the record certainly contains. Partial dates that merely MAY be out of order
     are not contradictions: their band is uncertain instead (see `derive`)."""
     diagnosis = features.diagnosis
-    for episode in features.relapses:
+    # Relapse records too close together to count are still dated: their dates can contradict.
+    every_dated = sorted((*features.relapses, *features.ambiguous_relapses), key=lambda e: (e.date.earliest, e.sources))
+    for episode in every_dated:
         if episode.date.earliest > features.as_of:
             contradictions.append(f"relapse dated {episode.date} ({', '.join(episode.sources)}) is in the future")
         if diagnosis and episode.date.latest <= diagnosis.date.earliest:
@@ -150,6 +155,14 @@ def _check_order_of_events(features: Features, contradictions: list[str]) -> Non
         contradictions.append(f"diagnosis dated {diagnosis.date} ({diagnosis.source}) is in the future")
 
 
+def _unplaced_relapse_fact(features: Features) -> str:
+    """The missing fact that keeps a relapse from being placed in time: its onset date, or, when every
+    such record is dated but too close to a neighbour to tell one relapse from two, which records form
+    one episode."""
+    ambiguous = {src for episode in features.ambiguous_relapses for src in episode.sources}
+    return "relapseEpisode" if ambiguous and set(features.undated_relapse_sources) <= ambiguous else "relapseDate"
+
+
 def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> frozenset[bool]:
     """Was there a transplant before the assessed relapse? Unknown procedures keep both answers."""
     if "procedures" in features.unavailable:
@@ -159,7 +172,7 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
     if not features.hsct_procedures:
         return frozenset({False})
     if episode is None or features.undated_relapse_sources:
-        because["after_hsct"] = ("relapseDate",)
+        because["after_hsct"] = (_unplaced_relapse_fact(features),)
         return frozenset(BOOLS)
     if any(p.date is not None and p.date.latest < episode.date.earliest for p in features.hsct_procedures):
         return frozenset({True})
@@ -173,9 +186,11 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
 def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]) -> tuple[Measurement | None, frozenset[bool]]:
     """The first bone-marrow MRD result dated after the assessed relapse, and whether it is high."""
     episode = features.assessed_relapse
-    because["mrd_high"] = ("endReinductionMrd",)
     if episode is None or features.undated_relapse_sources:
+        # Which result is "end of reinduction" depends on the relapse date: that is what is missing.
+        because["mrd_high"] = (_unplaced_relapse_fact(features),)
         return None, frozenset(BOOLS)
+    because["mrd_high"] = ("endReinductionMrd",)
     after = sorted(
         (m for m in features.mrd_results if m.from_marrow and m.date.earliest > episode.date.earliest),
         key=lambda m: (m.date.earliest, m.source),

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 # The value domains. Sites: isolated marrow, combined marrow + extramedullary, isolated CNS,
-# isolated testis, and any other extramedullary pattern (e.g. CNS and testis without marrow, or a
-# site the mappings do not know), which the seed's tables do not cover.
+# isolated testis, CNS and testis together without marrow, and any other extramedullary pattern (a
+# site the mappings do not know, without marrow), which the seed's tables do not cover.
 LINEAGES = ("b-precursor", "t-cell")
-SITES = ("marrow", "combined", "cns", "testis", "extramedullary-other")
+SITES = ("marrow", "combined", "cns", "testis", "cns-testis", "extramedullary-other")
 BANDS = ("<18", "18-36", ">36")  # months from diagnosis, COG Table 4 rows
 ORDERS = ("first", "later")  # first relapse, or second or later
 BOOLS = (False, True)

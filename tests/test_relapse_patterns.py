@@ -1,0 +1,62 @@
+"""Relapse patterns at the edges of the seed's tables: several extramedullary sites, unknown sites,
+relapse records that may be one episode. Every relapsed patient gets a card that says why."""
+
+from __future__ import annotations
+
+from conftest import SERVICE_URL, assessment_of
+from fhir_builders import diagnosis, hook_request, mrd, patient, record, relapse
+
+
+def respond(client, *resources):
+    response = client.post(SERVICE_URL, json=hook_request(record(*resources)))
+    return assessment_of(response), response.get_json()["cards"]
+
+
+def kinds(cards) -> set[str]:
+    return {c["extension"]["org.relapse-cds.card"]["kind"] for c in cards}
+
+
+def test_cns_and_testis_together_use_the_isolated_extramedullary_column(client):
+    # 17.97 months: <18; 18 months: 18-36 (diagnosis 2015-01-10)
+    early, cards = respond(client, patient(), diagnosis("2015-01-10"), relapse("2016-07-09", sites=("cns", "testis")))
+    assert (early["cogRisk"], early["hsct"], early["missing"]) == ("intermediate", "consider", [])
+    assert "assessment" in kinds(cards)
+    late, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse("2016-07-10", sites=("cns", "testis")))
+    assert (late["cogRisk"], late["hsct"]) == ("low", "not-recommended")
+
+
+def test_cns_and_testis_recorded_as_two_conditions_on_one_day(client):
+    got, _ = respond(client, patient(), diagnosis("2015-01-10"),
+                     relapse("2019-06-01", sites=("cns",)), relapse("2019-06-01", sites=("testis",)))
+    assert (got["relapseNumber"], got["cogRisk"], got["hsct"]) == (1, "low", "not-recommended")
+
+
+def test_an_unrecognised_site_is_an_unknown_site_and_the_card_names_the_code(client):
+    got, cards = respond(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01", sites=("181131000",)))
+    assert got["cogRisk"] == got["hsct"] == "undetermined" and "relapseSite" in got["missing"]
+    missing = next(c for c in cards if c["extension"]["org.relapse-cds.card"]["kind"] == "missing")
+    assert "181131000" in missing["detail"]
+
+
+def test_a_female_patient_cannot_have_a_cns_and_testis_pattern(client):
+    got, _ = respond(client, patient(gender="female"), diagnosis("2015-01-10"), relapse("2019-06-01", sites=("cns", "40689003")))
+    assert got["cogRisk"] == "undetermined" and got["contradictions"]
+
+
+def test_mrd_is_not_called_missing_when_only_the_relapse_date_is_in_doubt(client):
+    # Two relapse records 9 days apart, no remission between: one episode or two cannot be told.
+    got, cards = respond(client, patient(), diagnosis("2015-01-10"), relapse("2019-03-01"),
+                         relapse("2019-03-10", sites=("cns",)), mrd("2019-04-10", 0.5))
+    assert "endReinductionMrd" not in got["missing"]
+    assert all("suggestions" not in c or "MRD" not in c["suggestions"][0]["label"] for c in cards)
+
+
+def test_relapse_records_before_the_diagnosis_are_a_contradiction_even_when_close_together(client):
+    got, cards = respond(client, patient(), diagnosis("2015-01-10"), relapse("2014-06-01"), relapse("2014-06-10", sites=("cns",)))
+    assert got["contradictions"] and "contradiction" in kinds(cards)
+    assert (got["cogRisk"], got["hsct"]) == ("undetermined", "undetermined")
+
+
+def test_relapse_records_in_the_future_are_a_contradiction_even_when_close_together(client):
+    got, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse("2090-03-01"), relapse("2090-03-10", sites=("cns",)))
+    assert any("future" in c for c in got["contradictions"])
