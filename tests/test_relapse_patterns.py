@@ -4,7 +4,7 @@ relapse records that may be one episode. Every relapsed patient gets a card that
 from __future__ import annotations
 
 from conftest import SERVICE_URL, assessment_of
-from fhir_builders import diagnosis, hook_request, mrd, patient, record, relapse
+from fhir_builders import blasts, diagnosis, hook_request, mrd, patient, record, relapse
 
 
 def respond(client, *resources):
@@ -60,3 +60,23 @@ def test_relapse_records_before_the_diagnosis_are_a_contradiction_even_when_clos
 def test_relapse_records_in_the_future_are_a_contradiction_even_when_close_together(client):
     got, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse("2090-03-01"), relapse("2090-03-10", sites=("cns",)))
     assert any("future" in c for c in got["contradictions"])
+
+
+def test_an_mrd_result_days_after_the_relapse_is_used_as_the_contract_says_but_questioned(client):
+    got, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-01-10", 45))
+    assert got["hsct"] == "consider" and "high-mrd" in got["flags"]  # the contract: first marrow result after relapse
+    assert any("1 day after the relapse" in n and "work-up" in n for n in got["notes"])
+    later, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-02-12", 45))
+    assert not any("work-up" in n for n in later.get("notes", []))
+
+
+def test_a_high_blast_count_at_a_relapse_that_may_be_late_marrow_is_listed_not_dropped(client):
+    # Diagnosis known to the month only: the relapse may be just under or just over 36 months.
+    got, _ = respond(client, patient(), diagnosis("2015-01"), relapse("2018-01-20"), blasts("2018-01-19", 50_000))
+    assert "high-peripheral-blasts" not in got["flags"]
+    assert {"flag": "high-peripheral-blasts", "missing": ["diagnosisDate"]} in got["flagsNotAssessed"]
+    certain, _ = respond(client, patient(), diagnosis("2014-01-01"), relapse("2018-01-20"), blasts("2018-01-19", 50_000))
+    assert "high-peripheral-blasts" in certain["flags"]
+    early, _ = respond(client, patient(), diagnosis("2017-01-01"), relapse("2018-01-20"), blasts("2018-01-19", 50_000))
+    assert "high-peripheral-blasts" not in early["flags"] and not any(
+        f["flag"] == "high-peripheral-blasts" for f in early.get("flagsNotAssessed", []))

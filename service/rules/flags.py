@@ -111,10 +111,19 @@ def _blasts_flag(features: Features, inputs: RuleInputs, raised: list[Flag], not
     does not give), and "marrow relapses" includes combined ones (the seed's wording, not only [10]'s
     "isolated"): the flag is raised only when the relapse is certainly both."""
     possible, episode = inputs.possible, features.assessed_relapse
-    if episode is None or not possible.site <= {"marrow", "combined"} or possible.band != frozenset({">36"}):
-        return
+    marrow = {"marrow", "combined"}
+    if episode is None or not possible.site & marrow or ">36" not in possible.band:
+        return  # certainly not a late marrow relapse (or no relapse placed in time)
     near = [m for m in features.blast_counts if days_between(m.date.earliest, episode.date.earliest) <= BLASTS_WINDOW_DAYS]
     usable = [m for m in near if m.value is not None and _above_threshold(m) is not None]
+    if not (possible.site <= marrow and possible.band == frozenset({">36"})):
+        # It may be a late marrow relapse: a high count is then listed as not assessed, naming what
+        # would tell, rather than silently dropped. (With no high count there is nothing to withhold.)
+        if any(_above_threshold(m) for m in usable):
+            uncertain = [f for f, values in (("site", possible.site), ("band", possible.band)) if len(values) > 1]
+            facts = tuple(dict.fromkeys(m for f in uncertain for m in possible.missing_for(f)))
+            not_assessed.append(("high-peripheral-blasts", facts))
+        return
     if not usable:
         not_assessed.append(("high-peripheral-blasts", ("peripheralBlasts",)))
         return

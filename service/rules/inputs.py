@@ -15,6 +15,10 @@ from .timing import band_of
 #: exactly 10^-3 unassigned; the contract (flag `high-mrd`: ">= 10^-3") puts it with high, the
 #: conservative side (it keeps a transplant discussion open rather than closing it).
 MRD_HIGH_AT = 1e-3
+#: Reinduction lasts about a month (seed: "CR2 at the end of the first month of treatment"). The
+#: contract takes the first marrow MRD after the relapse as end-of-reinduction MRD, and so do we; one
+#: dated sooner than this after the relapse may be the relapse work-up, and the card says so.
+REINDUCTION_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,11 @@ def derive(features: Features) -> RuleInputs:
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
+    if mrd is not None and episode is not None and (days := (mrd.date.earliest - episode.date.earliest).days) < REINDUCTION_DAYS:
+        notes.append(
+            f"the MRD result read as end-of-reinduction MRD ({mrd.source}, {mrd.date}) is dated {days} day{'' if days == 1 else 's'} after "
+            f"the relapse, before reinduction usually ends (about a month): check that it is not the relapse work-up"
+        )
     partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
     if partial or (features.birth_date and features.birth_date.partial):
         notes.append("some dates are partial: events are ordered by their earliest possible day")
