@@ -36,11 +36,15 @@ def evaluate(
     if patient_id is None:  # a bare Bundle: the record is about its Patient
         patient_id = next((r.get("id") for r in resolved.resources if r.get("resourceType") == "Patient"), None)
     models = []
+    unreadable_relapses: list[str] = []  # invalid Conditions that may record a relapse
     for resource in resolved.resources:
         if not selector.relevant(resource):
             continue
         if resource.get("resourceType") == "Patient":
             owner = resource.get("id")
+            if patient_id is not None and owner is None:
+                problems.append("Patient without an id ignored: it cannot be told to be this patient")
+                continue
         else:
             owner = subject_id(resource)
         if patient_id is not None and owner is not None and owner != patient_id:
@@ -49,9 +53,12 @@ def evaluate(
         model, problem = validate_resource(resource)
         if problem:
             problems.append(problem)
+            if resource.get("resourceType") == "Condition" and selector.may_be_relapse(resource):
+                unreadable_relapses.append(label(resource))
         else:
             models.append(model)
     features = extract(
-        models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable), problems=problems
+        models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable), problems=problems,
+        unreadable_relapses=tuple(unreadable_relapses),
     )
     return Evaluation(features, assess(features), patient_id)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .definition import ServiceDefinition
+from .fhir.parse import label
 
 
 @dataclass
@@ -26,14 +27,17 @@ def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[di
     if not isinstance(entries, list):
         problems.append(f"prefetch {key}: Bundle.entry is not a list; ignored")
         return []
-    found = []
-    for i, entry in enumerate(entries):
+    found, empty = [], 0
+    for entry in entries:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if isinstance(resource, Mapping) and isinstance(resource.get("resourceType"), str):
             found.append(resource)
         else:
-            problems.append(f"prefetch {key}: Bundle.entry[{i}] has no resource; ignored")
-    if any(isinstance(l, Mapping) and l.get("relation") == "next" for l in bundle.get("link") or []):
+            empty += 1
+    if empty:  # one line, however many: a junk Bundle must not multiply into the answer
+        problems.append(f"prefetch {key}: {empty} Bundle entr{'y has' if empty == 1 else 'ies have'} no resource; ignored")
+    links = bundle.get("link")
+    if isinstance(links, list) and any(isinstance(link, Mapping) and link.get("relation") == "next" for link in links):
         problems.append(f"prefetch {key}: the Bundle has further pages that were not sent; only the first page was read")
     return found
 
@@ -41,7 +45,7 @@ def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[di
 def resolve(prefetch: Mapping | None, service: ServiceDefinition) -> ResolvedPrefetch:
     result = ResolvedPrefetch()
     prefetch = prefetch or {}
-    seen: set[tuple[str, str]] = set()
+    seen: dict[tuple[str, str], Mapping] = {}
     for spec in service.prefetch:
         if spec.key not in prefetch:
             result.unavailable.add(spec.domain)
@@ -57,10 +61,15 @@ def resolve(prefetch: Mapping | None, service: ServiceDefinition) -> ResolvedPre
             continue
         resources = _bundle_resources(value, spec.key, result.problems) if rtype == "Bundle" else [value]
         for resource in resources:
-            identity = (resource.get("resourceType"), str(resource.get("id")))
-            if resource.get("id") is not None and identity in seen:
-                continue  # the same resource sent under two keys (e.g. via _include)
-            seen.add(identity)
+            rid = resource.get("id")
+            identity = (resource.get("resourceType"), rid)
+            if isinstance(rid, str) and identity in seen:
+                if seen[identity] == resource:
+                    continue  # the same resource sent twice (under two keys, or via _include)
+                # Two different resources under one id: keep both, say so; never drop one silently.
+                result.problems.append(f"{label(resource)}: two different resources share this id; both were read")
+            elif isinstance(rid, str):
+                seen[identity] = resource
             result.resources.append(resource)
     return result
 

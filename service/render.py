@@ -18,12 +18,17 @@ from .rules.possible import UNDETERMINED, Decision
 
 EXTENSION_KEY = "org.relapse-cds.assessment"
 CARD_EXTENSION_KEY = "org.relapse-cds.card"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:])")  # ':' too: "http\://" is no autolink
+#: Line breaks of every kind, other control characters and bidirectional overrides: a line break would
+#: end a table row or start a list; a bidi override can make text read differently than it is.
+_MD_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 
 
 def md(text: object) -> str:
-    """Escape EHR-supplied text for Markdown (no links, HTML or table breaks can be injected)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Escape EHR-supplied text for Markdown: no links, HTML, line or table breaks can be injected."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", _MD_UNSAFE.sub(" ", str(text)))
+    return _WWW.sub(r"\1\\.", escaped)
 
 
 @dataclass(frozen=True)
@@ -166,12 +171,24 @@ def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str
     return ["", "**Evidence** (NCI PDQ, Treatment of Relapsed Childhood ALL, 2014-04-04; bracketed numbers are its references):", *_references(texts, refs)]
 
 
+#: A card lists at most this many notes or unusable records; the extension keeps them all. A record
+#: with thousands of broken resources must not turn every card into thousands of lines.
+CARD_LIST_LIMIT = 20
+
+
+def _bounded(items: tuple[str, ...]) -> list[str]:
+    lines = [f"- {md(item)}" for item in items[:CARD_LIST_LIMIT]]
+    if len(items) > CARD_LIST_LIMIT:
+        lines.append(f"- ... and {len(items) - CARD_LIST_LIMIT} more (all are listed in the assessment extension)")
+    return lines
+
+
 def _records_section(a: Assessment) -> list[str]:
     lines = []
     if a.notes:
-        lines += ["", "**Notes on the record:**", *[f"- {md(n)}" for n in a.notes]]
+        lines += ["", "**Notes on the record:**", *_bounded(a.notes)]
     if a.problems:
-        lines += ["", "**Records not used:**", *[f"- {md(p)}" for p in a.problems]]
+        lines += ["", "**Records not used:**", *_bounded(a.problems)]
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Request
+from werkzeug.exceptions import HTTPException
 
 from .errors import ApiError
 
@@ -32,8 +33,14 @@ def read_json(request: Request, max_bytes: int, max_depth: int) -> object:
         raise ApiError(415, "not-supported", f"Content-Type must be application/json, got {content_type}")
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "too-costly", f"request body exceeds {max_bytes} bytes")
-    raw = request.get_data(cache=False)  # Flask's MAX_CONTENT_LENGTH also guards chunked bodies
-    if len(raw) > max_bytes:
+    try:
+        raw = request.get_data(cache=False)  # Flask's MAX_CONTENT_LENGTH also guards chunked bodies
+    except HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - a broken stream (bad chunk size, dropped connection) is the caller's fault
+        raise ApiError(400, "structure", "the request body could not be read (broken chunked encoding or connection)") from None
+    # Without Content-Length the stream is cut at the limit: a body that reaches it is too large, not malformed.
+    if len(raw) > max_bytes or (request.content_length is None and len(raw) >= max_bytes):
         raise ApiError(413, "too-costly", f"request body exceeds {max_bytes} bytes")
     if not raw:
         raise ApiError(400, "structure", "request body is empty; a CDS Hooks request is a JSON object")

@@ -52,7 +52,7 @@ def invoke(service_id: str):
     started = time.perf_counter()
     service = current_app.extensions["relapse_cds.service"]
     if service_id != service.id:
-        raise ApiError(404, "not-found", f"no CDS service with id {service_id!r}; see GET /cds-services")
+        raise ApiError(404, "not-found", f"no CDS service with id {service_id[:64]!r}; see GET /cds-services")
     body = _body()
     if not isinstance(body, dict):
         raise ApiError(400, "structure", "a CDS Hooks request must be a JSON object")
@@ -61,7 +61,7 @@ def invoke(service_id: str):
     except ValidationError as exc:
         raise ApiError(400, "invalid", "invalid CDS Hooks request", _messages(exc)) from None
     if hook_request["hook"] != service.hook:
-        raise ApiError(400, "not-supported", f"service {service.id!r} answers the {service.hook!r} hook, not {hook_request['hook']!r}")
+        raise ApiError(400, "not-supported", f"service {service.id!r} answers the {service.hook!r} hook, not {hook_request['hook'][:64]!r}")
     try:
         context = _CONTEXT_SCHEMA.load(hook_request["context"])
     except ValidationError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-FHIR_ID = validate.Regexp(r"^[A-Za-z0-9\-.]{1,64}$", error="must be a FHIR id (letters, digits, '-', '.'; up to 64)")
+FHIR_ID = validate.Regexp(r"\A[A-Za-z0-9\-.]{1,64}\Z", error="must be a FHIR id (letters, digits, '-', '.'; up to 64)")
 
 
 class FhirAuthorizationSchema(Schema):

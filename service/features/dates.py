@@ -64,6 +64,8 @@ def add_months(start: date, months: int) -> date:
     """
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:  # FHIR allows year 9999; the calendar ends there (such a date is implausible anyway)
+        return date.max
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 

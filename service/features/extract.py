@@ -5,6 +5,7 @@ Each reading follows a row of the data contract; the comment beside it says whic
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -92,6 +93,7 @@ def extract(
     as_of: date,
     unavailable: frozenset[str] = frozenset(),
     problems: Sequence[str] = (),
+    unreadable_relapses: Sequence[str] = (),
 ) -> Features:
     """Build the features object from one patient's validated resources."""
     reader = _Reader(codemap)
@@ -109,6 +111,9 @@ def extract(
         if patient.birthDate is not None and fields["birth_date"] is None:
             reader.problems.append(f"{_ref(patient)}: birthDate is not a valid date")
     fields.update(_read_conditions(reader, by_type["Condition"]))
+    # A relapse Condition that is not valid FHIR is not "no relapse": it leaves the count unknown.
+    fields["unreadable_relapse_sources"] = tuple(unreadable_relapses)
+    fields["undated_relapse_sources"] = fields["undated_relapse_sources"] + tuple(unreadable_relapses)
     fields["hsct_procedures"] = _read_procedures(reader, by_type["Procedure"])
     fields.update(_read_observations(reader, by_type["Observation"], specimens))
     fields["problems"] = tuple(reader.problems)
@@ -293,7 +298,8 @@ def _read_observations(reader: _Reader, observations: Sequence[Any], specimens: 
 
 
 def _from_marrow(reader: _Reader, observation: Any, specimens: dict[str, Any]) -> bool:
-    """Contract: MRD counts when bodySite is bone marrow or the specimen is a bone-marrow specimen."""
+    """Contract: MRD counts when bodySite is bone marrow or the specimen is a bone-marrow specimen.
+    A specimen reference that cannot be resolved is reported: the result then counts as not from marrow."""
     if reader.has("site-bone-marrow", _codings(observation.bodySite)):
         return True
     reference = observation.specimen.reference if observation.specimen else None
@@ -303,8 +309,23 @@ def _from_marrow(reader: _Reader, observation: Any, specimens: dict[str, Any]) -
         contained = {getattr(c, "id", None): c for c in (observation.contained or [])}
         specimen = contained.get(reference[1:])
     else:
-        specimen = specimens.get(reference.rsplit("/", 1)[-1]) if "Specimen/" in reference else None
-    return specimen is not None and reader.has("specimen-bone-marrow", _codings(getattr(specimen, "type", None)))
+        specimen_id = _specimen_id(reference)
+        specimen = specimens.get(specimen_id) if specimen_id else None
+    if specimen is None:
+        reader.problems.append(f"{_ref(observation)}: specimen reference not found among the Specimens read; not taken as bone marrow")
+        return False
+    return reader.has("specimen-bone-marrow", _codings(getattr(specimen, "type", None)))
+
+
+_SPECIMEN_REFERENCE = re.compile(
+    r"\A(?:https?://[^\s?#]+/)?Specimen/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?\Z"
+)
+
+
+def _specimen_id(reference: str) -> str | None:
+    """The id in `Specimen/x`, `Specimen/x/_history/2` or `<base>/Specimen/x` (FHIR literal references)."""
+    match = _SPECIMEN_REFERENCE.match(reference)
+    return match.group(1) if match else None
 
 
 def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, upper: float, from_marrow: bool = True) -> Measurement:

@@ -67,7 +67,9 @@ class Features:
     #: Dated relapse records that cannot be told apart from a neighbour (one relapse or two?). Their
     #: sources are also in `undated_relapse_sources`: nothing is placed in time on their account.
     ambiguous_relapses: tuple[RelapseEpisode, ...] = ()
-    undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset, and the ambiguous ones
+    undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset, the ambiguous, the unreadable
+    #: Conditions that may record a relapse but are not valid FHIR R4 (skipped, and named in problems).
+    unreadable_relapse_sources: tuple[str, ...] = ()
     remissions: tuple[Dated, ...] = ()
     failed_remission_candidates: tuple[Dated, ...] = ()  # C91.00-type Conditions (no-cr2 evidence if dated after the relapse)
     hsct_procedures: tuple[Dated, ...] = ()

@@ -25,13 +25,35 @@ class Selector:
     """Codes that make a resource relevant, per resource type, as a set of (system, code)."""
 
     codes: Mapping[str, frozenset[tuple[str, str]]]
+    #: Codes that make a Condition a relapse (C91.02), or an ALL Condition that is one when its
+    #: clinicalStatus is relapse/recurrence: used to judge a Condition that fails validation.
+    relapse_codes: frozenset[tuple[str, str]] = frozenset()
+    all_codes: frozenset[tuple[str, str]] = frozenset()
+    relapse_statuses: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def from_codemap(cls, codemap: CodeMap) -> "Selector":
-        return cls({
-            rtype: frozenset((e.system, e.code) for concept in concepts for e in codemap.codes(concept))
-            for rtype, concepts in RESOURCE_CONCEPTS.items()
-        })
+        def codes(*concepts: str) -> frozenset[tuple[str, str]]:
+            return frozenset((e.system, e.code) for concept in concepts for e in codemap.codes(concept))
+
+        return cls(
+            {rtype: codes(*concepts) for rtype, concepts in RESOURCE_CONCEPTS.items()},
+            relapse_codes=codes("all-in-relapse"), all_codes=codes("all-diagnosis"), relapse_statuses=codes("status-relapse"),
+        )
+
+    def may_be_relapse(self, condition: Mapping) -> bool:
+        """Could this (raw, possibly invalid) Condition record a relapse? When it cannot be read, that
+        decides whether its loss leaves the relapse count unknown. Unsure counts as yes."""
+        codes = _string_codes(condition.get("code"))
+        if codes & self.relapse_codes:
+            return True
+        if not codes & self.all_codes:
+            return False
+        status = condition.get("clinicalStatus")
+        if status is None:
+            return False
+        statuses = _string_codes(status)
+        return not statuses or bool(statuses & self.relapse_statuses)
 
     def relevant(self, resource: Mapping) -> bool:
         rtype = resource.get("resourceType")
@@ -40,7 +62,7 @@ class Selector:
         wanted = self.codes.get(rtype)
         if wanted is None:
             return False
-        return any((c.get("system"), c.get("code")) in wanted for c in _raw_codings(resource.get("code")))
+        return bool(_string_codes(resource.get("code")) & wanted)
 
 
 def _raw_codings(concept: object) -> Iterable[Mapping]:
@@ -49,6 +71,14 @@ def _raw_codings(concept: object) -> Iterable[Mapping]:
         if isinstance(codings, list):
             return [c for c in codings if isinstance(c, Mapping)]
     return ()
+
+
+def _string_codes(concept: object) -> set[tuple[str, str]]:
+    """(system, code) pairs of a raw CodeableConcept, skipping members that are not strings."""
+    return {
+        (c["system"], c["code"]) for c in _raw_codings(concept)
+        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+    }
 
 
 def subject_id(resource: Mapping) -> str | None:

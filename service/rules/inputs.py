@@ -33,7 +33,9 @@ def classify_sites(sites: frozenset[str], unknown: int, sex: str | None) -> froz
     """Site pattern(s) of a relapse: the known sites plus `unknown` sites that could be anything."""
     options = [MARROW, CNS, "other"] + ([] if sex == "female" else [TESTIS])
     patterns = set()
-    for extra in itertools.product(options, repeat=unknown):
+    # Site patterns depend on which sites occur, not how often: more unknown sites than options add
+    # nothing, and bounding them keeps a record with hundreds of unstated sites from costing 4^n.
+    for extra in itertools.product(options, repeat=min(unknown, len(options))):
         every = set(sites) | set(extra)
         if MARROW in every:
             patterns.add("marrow" if every == {MARROW} else "combined")
@@ -165,9 +167,11 @@ def _check_order_of_events(features: Features, contradictions: list[str]) -> Non
 
 
 def _unplaced_relapse_fact(features: Features) -> str:
-    """The missing fact that keeps a relapse from being placed in time: its onset date, or, when every
-    such record is dated but too close to a neighbour to tell one relapse from two, which records form
-    one episode."""
+    """The missing fact that keeps a relapse from being placed in time: a relapse record that can be
+    read (one was not valid FHIR), its onset date, or, when every such record is dated but too close to
+    a neighbour to tell one relapse from two, which records form one episode."""
+    if features.unreadable_relapse_sources:
+        return "readableRelapseRecord"
     ambiguous = {src for episode in features.ambiguous_relapses for src in episode.sources}
     return "relapseEpisode" if ambiguous and set(features.undated_relapse_sources) <= ambiguous else "relapseDate"
 
