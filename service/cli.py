@@ -34,6 +34,8 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("accesslog", "-" if args.access_log else None)
             # The access log line has no query string or body: no PHI.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
+            # gunicorn's error log would echo a malformed request line (query string and all).
+            self.cfg.set("logger_class", "service.gunicorn_logging.RedactingLogger")
 
         def load(self):
             return app
@@ -44,10 +46,35 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _read_input(path: str) -> dict:
     text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("input JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("input must be a JSON object: a FHIR Bundle or a CDS Hooks request")
     return data
+
+
+def _request_parts(data: dict) -> tuple[dict, str | None]:
+    """Prefetch and patient id of a CDS Hooks request, checked with the service's own schemas
+    (every member optional here: a file for `assess` need not carry hookInstance or userId)."""
+    from marshmallow import ValidationError
+
+    from .api.schemas import HookRequestSchema, PatientViewContextSchema
+
+    try:
+        request = HookRequestSchema(partial=True).load(data)
+        context = PatientViewContextSchema(partial=True).load(request.get("context") or {})
+    except ValidationError as exc:
+        raise ValueError(f"not a valid CDS Hooks request: {exc.messages}") from None
+    return request.get("prefetch") or {}, context.get("patientId")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -64,12 +91,15 @@ def _assess(args: argparse.Namespace) -> int:
         print(f"relapse-cds assess: {exc}", file=sys.stderr)
         return 2
     service = relapse_service(knowledge.codemap)
-    as_of = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    as_of = args.as_of or date.today()
     if data.get("resourceType") == "Bundle":
         prefetch, patient_id = bundle_as_prefetch(data, service), None
     elif "prefetch" in data or "context" in data:
-        prefetch = data.get("prefetch") or {}
-        patient_id = (data.get("context") or {}).get("patientId")
+        try:
+            prefetch, patient_id = _request_parts(data)
+        except ValueError as exc:
+            print(f"relapse-cds assess: {exc}", file=sys.stderr)
+            return 2
     else:
         print("relapse-cds assess: input is neither a FHIR Bundle nor a CDS Hooks request", file=sys.stderr)
         return 2
@@ -123,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")
     assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response)")
-    assess.add_argument("--as-of", help="assessment date (YYYY-MM-DD), default today")
+    assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD), default today")
     assess.set_defaults(func=_assess)
     check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
     check.add_argument("files", nargs="*", help="extra mapping files to validate with the shipped ones")

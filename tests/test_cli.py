@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import FIXTURES, load_fixture
 from fhir_builders import diagnosis, hook_request, patient, record, relapse
 from service.cli import main
@@ -58,3 +60,26 @@ def test_config_prints_the_effective_settings(capsys, monkeypatch):
     assert code == 0 and json.loads(out)["max_body_bytes"] == 1234
     monkeypatch.setenv("RELAPSE_CDS_MAX_BODY_BYTES", "lots")
     assert run(capsys, "config")[0] == 2
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"prefetch": "patient"}', "prefetch"),
+    ('{"context": "x"}', "context"),
+    ('{"prefetch": {"patient": "x"}}', "FHIR resource"),
+    ('{"context": {"patientId": "a\\nb"}, "prefetch": {}}', "patientId"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("{oops", "Expecting"),
+])
+def test_assess_rejects_bad_input_with_a_message_not_a_traceback(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    code, out, err = run(capsys, "assess", str(path))
+    assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+def test_assess_rejects_an_impossible_as_of_date(tmp_path, capsys):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(hook_request(record(patient()))))
+    with pytest.raises(SystemExit) as exited:
+        main(["assess", str(path), "--as-of", "2019-02-30"])
+    assert exited.value.code == 2 and "not a date" in capsys.readouterr().err
