@@ -37,6 +37,8 @@ accesslog = "-" if os.environ.get("RELAPSE_CDS_ACCESS_LOG", "1") not in ("0", "f
 errorlog = "-"
 loglevel = os.environ.get("RELAPSE_CDS_GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# gunicorn's error log would echo a malformed request line (query string and all): redact it.
+logger_class = "service.gunicorn_logging.RedactingLogger"
 
 # Behind a TLS-terminating proxy: trust X-Forwarded-* only from the addresses given here.
 forwarded_allow_ips = os.environ.get("RELAPSE_CDS_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -98,3 +99,15 @@ def test_logs_carry_no_patient_identifiers(server):
             if part:
                 assert part not in log
     assert "Traceback" not in log
+
+
+def test_a_malformed_request_line_is_not_echoed_into_the_log(server):
+    base, log_path = server
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"POST  /cds-services/x?patient=Zebulon-Quaxley&access_token=tok-SECRET-9911  HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).split(b" ")[1] == b"400"
+    time.sleep(0.3)
+    log = log_path.read_text()
+    assert "Invalid request" in log or "request line" in log  # gunicorn did log the event...
+    assert "Zebulon" not in log and "tok-SECRET-9911" not in log  # ...without its content
