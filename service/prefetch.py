@@ -42,6 +42,25 @@ def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[di
     return found
 
 
+_FAILING_SEVERITIES = frozenset({"error", "fatal"})
+
+
+def _search_failed(resources: list[dict], key: str, problems: list[str]) -> bool:
+    """Does the searchset carry an OperationOutcome with an error? (Warnings are noted, not fatal.)"""
+    severities = [
+        issue.get("severity")
+        for r in resources if r.get("resourceType") == "OperationOutcome"
+        for issue in (r.get("issue") if isinstance(r.get("issue"), list) else [])
+        if isinstance(issue, Mapping)
+    ]
+    if any(s in _FAILING_SEVERITIES for s in severities):
+        problems.append(f"prefetch {key}: the search reported an error (OperationOutcome in the Bundle); its data may be incomplete and was not relied on")
+        return True
+    if severities:
+        problems.append(f"prefetch {key}: the search reported {len(severities)} warning(s) (OperationOutcome in the Bundle)")
+    return False
+
+
 def resolve(prefetch: Mapping | None, service: ServiceDefinition) -> ResolvedPrefetch:
     result = ResolvedPrefetch()
     prefetch = prefetch or {}
@@ -60,6 +79,10 @@ def resolve(prefetch: Mapping | None, service: ServiceDefinition) -> ResolvedPre
             result.problems.append(f"prefetch {spec.key} returned an OperationOutcome: {spec.domain} could not be read")
             continue
         resources = _bundle_resources(value, spec.key, result.problems) if rtype == "Bundle" else [value]
+        if _search_failed(resources, spec.key, result.problems):
+            # CDS Hooks: a service SHOULD check a prefetched Bundle for OperationOutcomes. A search that
+            # reports an error may have returned only part of the data: treat the domain as unavailable.
+            result.unavailable.add(spec.domain)
         for resource in resources:
             rid = resource.get("id")
             identity = (resource.get("resourceType"), rid)

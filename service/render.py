@@ -231,7 +231,8 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     }
     name = "assessment" if site != "unknown" and months is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
-    indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
+    # An HSCT indication (recommended, or to be considered) or high risk calls for a decision: warning.
+    indicator = "warning" if a.hsct.value in ("recommended", "consider") or a.cog.value == "high" else "info"
 
     lines = [f"**{md(values['cog'])}** · **{md(values['hsct'])}**", ""]
     band = next(iter(possible.band)) if len(possible.band) == 1 else None
@@ -269,7 +270,9 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     lines += _records_section(a)
     lines += ["", "**Facts used:**", "", _facts_table(a.facts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    if patient_id and "endReinductionMrd" in a.missing:
+    # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
+    # not be had, the MRD may well be on file.
+    if patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}:
         card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
         card["selectionBehavior"] = "at-most-one"
     return card

@@ -94,3 +94,47 @@ def test_single_resource_and_bundle_forms_are_both_read(client):
     prefetch["conditions"] = bundle(diagnosis("2015-01-10"), relapse("2016-01-10"))
     a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
     assert a["relapseNumber"] == 1
+
+
+def early_marrow_record(**keys):
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"))
+    prefetch.update(keys)
+    return prefetch
+
+
+def test_operation_outcome_for_procedures_makes_prior_hsct_unknown(client):
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(early_marrow_record(procedures=OUTCOME))))
+    assert (a["cogRisk"], a["hsct"], a["missing"]) == ("high", "undetermined", ["priorHsct"])
+
+
+def test_an_error_outcome_inside_a_searchset_is_not_complete_data(client):
+    failed = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": dict(OUTCOME, id="search-error"), "search": {"mode": "outcome"}}]}
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(early_marrow_record(procedures=failed))))
+    assert (a["hsct"], a["missing"]) == ("undetermined", ["priorHsct"])
+    assert any("search reported an error" in p for p in a["problems"])
+
+
+def test_a_warning_outcome_inside_a_searchset_is_noted_and_the_data_used(client):
+    warned = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "informational"}]}}]}
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(early_marrow_record(procedures=warned))))
+    assert (a["hsct"], a["missing"]) == ("recommended", [])
+    assert any("warning" in p for p in a["problems"])
+
+
+def test_no_mrd_order_is_suggested_when_the_results_could_not_be_read(client):
+    for observations in (OUTCOME, "absent"):
+        prefetch = late_marrow_record(observations=observations)
+        if observations == "absent":
+            del prefetch["observations"]
+        cards = client.post(SERVICE_URL, json=hook_request(prefetch)).get_json()["cards"]
+        assert not any("suggestions" in c for c in cards)
+    read_none = client.post(SERVICE_URL, json=hook_request(late_marrow_record(observations=None))).get_json()["cards"]
+    assert any(s["label"].startswith("Order end-of-reinduction") for c in read_none for s in c.get("suggestions", []))
+
+
+def test_consider_is_a_warning(client):
+    response = client.post(SERVICE_URL, json=hook_request(late_marrow_record()))
+    assert assessment_of(response)["hsct"] == "consider"
+    assert response.get_json()["cards"][0]["indicator"] == "warning"

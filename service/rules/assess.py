@@ -40,6 +40,8 @@ class Assessment:
     has_all_diagnosis: bool
     #: Completed HSCT Procedures dated after the assessed relapse: the plan is already carried out.
     hsct_after_relapse: tuple[str, ...] = ()
+    #: Prefetch domains whose data could not be had: a fact missing for that reason may be on file.
+    unavailable: frozenset[str] = frozenset()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -92,6 +94,7 @@ def assess(features: Features) -> Assessment:
         inputs=inputs,
         has_all_diagnosis=bool(features.all_diagnoses),
         hsct_after_relapse=_hsct_after_relapse(features),
+        unavailable=features.unavailable,
     )
 
 

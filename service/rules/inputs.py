@@ -204,6 +204,8 @@ def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]
         because["mrd_high"] = (_unplaced_relapse_fact(features),)
         return None, frozenset(BOOLS)
     because["mrd_high"] = ("endReinductionMrd",)
+    if "observations" in features.unavailable:
+        return None, frozenset(BOOLS)  # results not had (or a failed search): the first one may be missing
     after = sorted(
         (m for m in features.mrd_results if m.from_marrow and m.date.earliest > episode.date.earliest),
         key=lambda m: (m.date.earliest, m.source),
