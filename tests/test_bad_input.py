@@ -30,6 +30,9 @@ def test_malformed_bodies(client, data, status, text):
     assert text in response.get_json()["issue"][0]["diagnostics"]
 
 
+AUTH = {"access_token": "x", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "cds-service"}
+
+
 @pytest.mark.parametrize(("mutate", "field"), [
     (lambda b: b.pop("hook"), "hook"),
     (lambda b: b.update(hookInstance="not-a-uuid"), "hookInstance"),
@@ -41,6 +44,15 @@ def test_malformed_bodies(client, data, status, text):
     (lambda b: b.update(prefetch=[]), "prefetch"),
     (lambda b: b.update(prefetch={"patient": "Patient/1"}), "prefetch"),
     (lambda b: b.update(prefetch={"patient": {"id": "no-resource-type"}}), "prefetch"),
+    (lambda b: b.update(hookInstance="urn:uuid:d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"), "hookInstance"),
+    (lambda b: b.update(hookInstance="{d1577c69-dfbe-44ad-ba6d-3e05e953b2ea}"), "hookInstance"),
+    (lambda b: b.update(hookInstance="d1577c69dfbe44adba6d3e05e953b2ea"), "hookInstance"),
+    (lambda b: b.update(fhirServer="https://"), "fhirServer"),
+    (lambda b: b.update(fhirServer="https://ehr example/fhir"), "fhirServer"),
+    (lambda b: b.update(extension="x"), "extension"),
+    (lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, expires_in=-1)), "expires_in"),
+    (lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, scope="")), "scope"),
+    (lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, token_type="MAC")), "token_type"),
 ])
 def test_wrong_types_name_the_field(client, mutate, field):
     body = hook_request(record(patient()))
@@ -53,6 +65,7 @@ def test_wrong_types_name_the_field(client, mutate, field):
 @pytest.mark.parametrize(("context", "field"), [
     ({}, "patientId"), ({"userId": "Practitioner/1"}, "patientId"),
     ({"userId": "Practitioner/1", "patientId": "has spaces"}, "patientId"), ({"patientId": "p1"}, "userId"),
+    ({"userId": "bob", "patientId": "p1"}, "userId"), ({"userId": "Device/1", "patientId": "p1"}, "userId"),
 ])
 def test_patient_view_context_is_validated(client, context, field):
     body = hook_request(record(patient()))
@@ -155,3 +168,16 @@ def test_depth_limit_is_exact():
     assert not _too_deep(nested, 64)
     assert _too_deep([nested], 64)
     assert not _too_deep("scalar", 1)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b.update(fhirServer="http://fhir_server:8080/fhir"),  # '_' in internal host names
+    lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, token_type="bearer")),
+    lambda b: b["context"].update(userId="PractitionerRole/abc-1"),
+    lambda b: b.update(extension={"com.example.site": {"x": 1}}),
+    lambda b: b.update(hookInstance="D1577C69-DFBE-44AD-BA6D-3E05E953B2EA"),
+])
+def test_valid_requests_in_their_less_common_forms_are_accepted(client, mutate):
+    body = hook_request(record(patient()))
+    mutate(body)
+    assert client.post(SERVICE_URL, json=body).status_code == 200

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 FHIR_ID = validate.Regexp(r"\A[A-Za-z0-9\-.]{1,64}\Z", error="must be a FHIR id (letters, digits, '-', '.'; up to 64)")
+#: CDS Hooks 2.0 patient-view: userId is "[ResourceType]/[id]" of one of these types.
+USER_ID = validate.Regexp(
+    r"\A(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}\Z",
+    error="must be Practitioner/, PractitionerRole/, Patient/ or RelatedPerson/ followed by a FHIR id",
+)
+#: hookInstance is a UUID; only the canonical 8-4-4-4-12 form (not urn:uuid:, braces or bare hex).
+UUID = validate.Regexp(
+    r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z",
+    error="must be a UUID (8-4-4-4-12 hexadecimal digits)",
+)
+
+
+def _fhir_base_url(value: str) -> None:
+    """An http(s) URL with a host (host names with '_' occur on internal networks: allowed)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError("must be the http(s) base URL of the EHR's FHIR server")
 
 
 class FhirAuthorizationSchema(Schema):
@@ -12,10 +31,11 @@ class FhirAuthorizationSchema(Schema):
         unknown = INCLUDE
 
     access_token = fields.String(required=True, validate=validate.Length(min=1))
-    token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
-    expires_in = fields.Integer(required=True, strict=True)
-    scope = fields.String(required=True)
-    subject = fields.String(required=True)
+    # "Bearer"; OAuth 2.0 token types are case-insensitive (RFC 6749, section 5.1).
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer", "bearer", "BEARER"]))
+    expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    scope = fields.String(required=True, validate=validate.Length(min=1))
+    subject = fields.String(required=True, validate=validate.Length(min=1))
     patient = fields.String(validate=FHIR_ID)
 
 
@@ -23,7 +43,7 @@ class PatientViewContextSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    userId = fields.String(required=True, validate=validate.Length(min=1))
+    userId = fields.String(required=True, validate=USER_ID)
     patientId = fields.String(required=True, validate=FHIR_ID)
     encounterId = fields.String(validate=FHIR_ID)
 
@@ -44,11 +64,13 @@ class HookRequestSchema(Schema):
         unknown = INCLUDE  # CDS Hooks allows `extension` and future members
 
     hook = fields.String(required=True, validate=validate.Length(min=1))
-    hookInstance = fields.UUID(required=True)
-    fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False)
+    hookInstance = fields.String(required=True, validate=UUID)
+    fhirServer = fields.String(validate=_fhir_base_url)
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
     context = fields.Dict(required=True)
+    # null is not allowed by the spec; we read it as "no prefetch" (every key absent), which is safe.
     prefetch = fields.Dict(keys=fields.String(), values=_PrefetchValue(allow_none=True), allow_none=True)
+    extension = fields.Dict()  # CDS Hooks: an extension is a JSON object
 
     @validates_schema
     def _authorization_needs_server(self, data, **kwargs):
