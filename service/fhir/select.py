@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..knowledge.mappings import CodeMap
 
 CONDITION_CONCEPTS = (
-    "all-diagnosis", "all-in-remission", "all-in-relapse", "lineage-b-precursor", "lineage-t-cell",
+    "all-diagnosis", "all-in-remission", "all-in-relapse", "all-failed-remission", "lineage-b-precursor", "lineage-t-cell",
     "lineage-not-stated", "subtype-etv6-runx1", "subtype-bcr-abl1", "subtype-kmt2a", "down-syndrome",
 )
 OBSERVATION_CONCEPTS = ("mrd", "peripheral-blasts", "genetic-variant-assessment")
