@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, load_fixture
+from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
 from fhir_builders import diagnosis, hook_request, patient, record, relapse
 from service.cli import main
 
@@ -32,6 +32,7 @@ def test_assess_a_cds_hooks_request_with_cards(tmp_path, capsys):
     path.write_text(json.dumps(hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10")))))
     code, out, _ = run(capsys, "assess", str(path), "--cards")
     response = json.loads(out)
+    check_body(SERVICE_URL, 200, response)
     assert code == 0 and response["cards"][0]["indicator"] == "warning"
 
 

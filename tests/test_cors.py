@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SERVICE_URL
+from conftest import SERVICE_URL, check_body
 from fhir_builders import hook_request, patient, record
 from service import create_app
 from service.config import Settings
@@ -16,6 +16,12 @@ PREFLIGHT = {"Origin": "https://sandbox.example.org", "Access-Control-Request-Me
 @pytest.fixture(scope="module")
 def restricted():
     return create_app(Settings(cors_origins=("https://ehr.example.org",))).test_client()
+
+
+def test_a_restricted_service_still_answers_conformantly(restricted):
+    response = restricted.post(SERVICE_URL, json=hook_request(record(patient())), headers={"Origin": "https://ehr.example.org"})
+    check_body(SERVICE_URL, response.status_code, response.get_json())
+    assert response.headers["Access-Control-Allow-Origin"] == "https://ehr.example.org"
 
 
 def test_preflight_is_answered_for_any_origin_by_default(app):

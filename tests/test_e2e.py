@@ -15,7 +15,7 @@ import requests
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
 from server_process import free_port, running
 from fhir_builders import diagnosis, hook_request, patient, record, relapse
-from test_fixture_patients import as_request
+from test_fixture_patients import CONTRACT_FLAGS, as_request
 
 pytestmark = pytest.mark.e2e
 
@@ -41,21 +41,34 @@ def test_discovery(server):
     assert [s["hook"] for s in services] == ["patient-view"] and "relapse" in services[0]["id"]
 
 
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json"))[:8], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)
 def test_patient_view_on_realistic_patients(server, path):
     base, _ = server
     fixture = load_fixture(path)
     body = call("POST", base, SERVICE_URL, json=as_request(fixture["bundle"])).json()
-    got = body["extension"]["org.relapse-cds.assessment"]
-    assert (got["cogRisk"], got["hsct"]) == (fixture["expected"]["cogRisk"], fixture["expected"]["hsct"])
+    got, expected = body["extension"]["org.relapse-cds.assessment"], fixture["expected"]
+    assert (got["relapseNumber"], got["cogRisk"], got["hsct"]) == (expected["relapseNumber"], expected["cogRisk"], expected["hsct"])
+    assert set(got["flags"]) & CONTRACT_FLAGS == set(expected["flags"]) and set(got["missing"]) == set(expected["missing"])
 
 
-def test_prefetch_key_absent_over_http(server):
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+
+
+@pytest.mark.parametrize(("state", "expected_hsct", "expected_missing"), [
+    ("present", "recommended", []),
+    ("absent", "undetermined", ["priorHsct"]),
+    ("null", "recommended", []),
+    ("OperationOutcome", "undetermined", ["priorHsct"]),
+])
+def test_prefetch_states_over_http(server, state, expected_hsct, expected_missing):
     base, _ = server
-    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"))
-    del prefetch["observations"]
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"))
+    if state == "absent":
+        del prefetch["procedures"]
+    else:
+        prefetch["procedures"] = {"present": prefetch["procedures"], "null": None, "OperationOutcome": OUTCOME}[state]
     got = call("POST", base, SERVICE_URL, json=hook_request(prefetch)).json()["extension"]["org.relapse-cds.assessment"]
-    assert got["hsct"] == "undetermined" and got["missing"] == ["endReinductionMrd"]
+    assert (got["cogRisk"], got["hsct"], got["missing"]) == ("high", expected_hsct, expected_missing)
 
 
 @pytest.mark.parametrize(("data", "headers", "status"), [
@@ -70,6 +83,15 @@ def test_bad_input_over_http(server, data, headers, status):
     assert call("POST", base, SERVICE_URL, data=data, headers=headers).status_code == status
 
 
+def test_wrong_hook_and_wrong_types_over_http(server):
+    base, _ = server
+    assert call("POST", base, SERVICE_URL, json=hook_request(record(patient()), hook="order-select")).status_code == 400
+    wrong = hook_request(record(patient()))
+    wrong["context"]["patientId"] = ["pat-1"]
+    response = call("POST", base, SERVICE_URL, json=wrong)
+    assert response.status_code == 400 and "patientId" in json.dumps(response.json())
+
+
 def test_unknown_service_over_http(server):
     base, _ = server
     assert call("POST", base, "/cds-services/unknown", json=hook_request(record(patient()))).status_code == 404
@@ -80,8 +102,11 @@ def test_concurrent_requests_are_all_answered(server):
     fixture = load_fixture(sorted(FIXTURES.glob("*.json"))[0])
     body = json.dumps(as_request(fixture["bundle"]))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda _: requests.post(base + SERVICE_URL, data=body, headers={"Content-Type": "application/json"}, timeout=20).status_code, range(40)))
-    assert statuses == [200] * 40
+        responses = list(pool.map(lambda _: requests.post(base + SERVICE_URL, data=body, headers={"Content-Type": "application/json"}, timeout=20), range(40)))
+    assert [r.status_code for r in responses] == [200] * 40
+    for response in responses:
+        check_body(SERVICE_URL, response.status_code, response.json())
+    assert len({c["uuid"] for r in responses for c in r.json()["cards"]}) == sum(len(r.json()["cards"]) for r in responses)
 
 
 def test_logs_carry_no_patient_identifiers(server):
