@@ -114,10 +114,10 @@ def _fit(texts: CardTexts, name: str, short: str, **values: object) -> str:
     return texts.summaries[short].format(**values)  # start-up checks guarantee the short form fits
 
 
-def _facts_table(facts: tuple[Fact, ...]) -> str:
+def _facts_table(texts: CardTexts, facts: tuple[Fact, ...]) -> str:
     if not facts:
-        return "_No facts could be read from the record._"
-    rows = ["| Fact | Value | Date | FHIR source |", "|---|---|---|---|"]
+        return texts.phrase("no_facts")
+    rows = [texts.phrase("facts_table_header"), "|---|---|---|---|"]
     for f in facts:
         value = _plain(f.value)
         rows.append(f"| {md(f.name)} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
@@ -138,8 +138,8 @@ def _references(texts: CardTexts, refs: list[dict]) -> list[str]:
     lines = []
     for ref in refs:
         r = texts.references[ref["ref"]]
-        level = f" Level of evidence: {ref['level']}." if ref.get("level") else ""
-        link_label = "PubMed" if r.pmid_verified else "PubMed search"
+        level = texts.phrase("level_of_evidence", level=ref["level"]) if ref.get("level") else ""
+        link_label = texts.phrase("pubmed" if r.pmid_verified else "pubmed_search")
         lines.append(f"- [{r.number}] {md(r.citation)}{level} [{link_label}]({r.url})")
     return lines
 
@@ -153,9 +153,9 @@ def _rule_section(texts: CardTexts, heading: str, decision: Decision) -> list[st
         rule = texts.rules.get(rule_id)
         if rule is None:
             continue
-        lines.append(f"**{heading}** (rule `{rule_id}`): {rule['statement']}")
+        lines.append(texts.phrase("rule_line", heading=heading, rule_id=rule_id, statement=rule["statement"]))
         if rule["survival"]:
-            lines.append(f"*Outcome in the seed:* {rule['survival']}")
+            lines.append(texts.phrase("outcome_line", survival=rule["survival"]))
         lines.append("")
     return lines
 
@@ -168,7 +168,7 @@ def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str
                 refs.append(ref)
     if not refs:
         return []
-    return ["", "**Evidence** (NCI PDQ, Treatment of Relapsed Childhood ALL, 2014-04-04; bracketed numbers are its references):", *_references(texts, refs)]
+    return ["", texts.phrase("evidence_heading"), *_references(texts, refs)]
 
 
 #: A card lists at most this many notes or unusable records; the extension keeps them all. A record
@@ -176,19 +176,19 @@ def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str
 CARD_LIST_LIMIT = 20
 
 
-def _bounded(items: tuple[str, ...]) -> list[str]:
+def _bounded(texts: CardTexts, items: tuple[str, ...]) -> list[str]:
     lines = [f"- {md(item)}" for item in items[:CARD_LIST_LIMIT]]
     if len(items) > CARD_LIST_LIMIT:
-        lines.append(f"- ... and {len(items) - CARD_LIST_LIMIT} more (all are listed in the assessment extension)")
+        lines.append(f"- {texts.phrase('more_items', count=len(items) - CARD_LIST_LIMIT)}")
     return lines
 
 
-def _records_section(a: Assessment) -> list[str]:
+def _records_section(texts: CardTexts, a: Assessment) -> list[str]:
     lines = []
     if a.notes:
-        lines += ["", "**Notes on the record:**", *_bounded(a.notes)]
+        lines += ["", texts.phrase("notes_heading"), *_bounded(texts, a.notes)]
     if a.problems:
-        lines += ["", "**Records not used:**", *_bounded(a.problems)]
+        lines += ["", texts.phrase("records_heading"), *_bounded(texts, a.problems)]
     return lines
 
 
@@ -234,23 +234,26 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     # An HSCT indication (recommended, or to be considered) or high risk calls for a decision: warning.
     indicator = "warning" if a.hsct.value in ("recommended", "consider") or a.cog.value == "high" else "info"
 
-    lines = [f"**{md(values['cog'])}** · **{md(values['hsct'])}**", ""]
+    lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), ""]
     band = next(iter(possible.band)) if len(possible.band) == 1 else None
     if band and site != "unknown":
-        lines += [f"{md(ordinal)} relapse, {md(texts.label('site', site))}, {md(texts.label('band', band))}.", ""]
-    lines += _rule_section(texts, "COG risk", a.cog)
-    lines += _rule_section(texts, "HSCT", a.hsct)
+        lines += [texts.phrase("relapse_line", ordinal=md(ordinal), site=md(texts.label("site", site)), band=md(texts.label("band", band))), ""]
+    lines += _rule_section(texts, texts.phrase("heading_cog"), a.cog)
+    lines += _rule_section(texts, texts.phrase("heading_hsct"), a.hsct)
     if a.missing:
-        lines += [f"Undetermined until recorded: {md('; '.join(texts.label('missing', m) for m in a.missing))} (see the missing-data card).", ""]
-    lines += ["**Facts used:**", "", _facts_table(a.facts)]
+        lines += [texts.phrase("undetermined_until", missing=md("; ".join(texts.label("missing", m) for m in a.missing))), ""]
+    lines += [texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
     if a.flags.not_assessed:
-        lines += ["", "**Prognostic factors not assessed:**"]
-        lines += [f"- {md(texts.flags[f]['label'])}: needs {md(', '.join(texts.label('missing', m) for m in miss))}" for f, miss in a.flags.not_assessed]
-    lines += _records_section(a)
+        lines += ["", texts.phrase("not_assessed_heading")]
+        lines += [
+            "- " + texts.phrase("not_assessed_item", flag=md(texts.flags[f]["label"]), missing=md(", ".join(texts.label("missing", m) for m in miss)))
+            for f, miss in a.flags.not_assessed
+        ]
+    lines += _records_section(texts, a)
     shown = tuple(r for d in (a.cog, a.hsct) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
     lines += _evidence(texts, shown)
     if a.hsct_after_relapse:
-        lines.insert(2, f"A stem cell transplant is recorded after this relapse ({md(', '.join(a.hsct_after_relapse))}): no referral is suggested.\n")
+        lines.insert(2, texts.phrase("hsct_already_done", sources=md(", ".join(a.hsct_after_relapse))) + "\n")
     card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
     if patient_id and a.hsct.value in ("recommended", "consider") and not a.hsct_after_relapse:
         card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
@@ -261,14 +264,15 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
 def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
     labels = [texts.label("missing", m) for m in a.missing]
     summary = _fit(texts, "missing", "missing_short", missing="; ".join(labels), count=len(labels))
-    blocked = [(name, d) for name, d in (("COG risk", a.cog), ("HSCT indication", a.hsct)) if d.value == UNDETERMINED]
-    lines = ["Withheld because facts are missing; every value they could take was tried, and the answers differ:", ""]
-    for name, decision in blocked:
-        options = ", ".join(texts.label("cogRisk" if name == "COG risk" else "hsct", v) for v in decision.open_values)
-        lines.append(f"- **{name}** could be: {md(options)} (depends on {md('; '.join(texts.label('missing', m) for m in decision.missing))})")
-    lines += ["", "**Missing:**", *[f"- {md(label)}" for label in labels]]
-    lines += _records_section(a)
-    lines += ["", "**Facts used:**", "", _facts_table(a.facts)]
+    blocked = [(phrase, group, d) for phrase, group, d in (("decision_cog", "cogRisk", a.cog), ("decision_hsct", "hsct", a.hsct)) if d.value == UNDETERMINED]
+    lines = [texts.phrase("withheld"), ""]
+    for phrase, group, decision in blocked:
+        options = ", ".join(texts.label(group, v) for v in decision.open_values)
+        depends = "; ".join(texts.label("missing", m) for m in decision.missing)
+        lines.append("- " + texts.phrase("could_be", decision=texts.phrase(phrase), options=md(options), missing=md(depends)))
+    lines += ["", texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels]]
+    lines += _records_section(texts, a)
+    lines += ["", texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
     # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
     # not be had, the MRD may well be on file.
@@ -279,10 +283,10 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
 
 
 def _contradiction_card(a: Assessment, texts: CardTexts) -> dict:
-    lines = [texts.rules["contradiction"]["statement"], "", "**What contradicts what:**"]
+    lines = [texts.rules["contradiction"]["statement"], "", texts.phrase("contradicts_heading")]
     lines += [f"- {md(c)}" for c in a.contradictions]
-    lines += ["", "**Facts read:**", "", _facts_table(a.facts)]
-    lines += _records_section(a)
+    lines += ["", texts.phrase("facts_read"), "", _facts_table(texts, a.facts)]
+    lines += _records_section(texts, a)
     return _card("contradiction", texts.summaries["contradiction"], "warning", "\n".join(lines), texts, ("contradiction",))
 
 
@@ -294,6 +298,6 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     for flag in a.flags.raised:
         body = texts.flags[flag.name]
         extra = f" ({md(flag.detail)})" if flag.detail else ""
-        lines.append(f"- **{md(body['label'])}**{extra}: {body['evidence']} Source: {md(', '.join(flag.sources))}")
+        lines.append("- " + texts.phrase("flag_line", label=md(body["label"]), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
     lines += _evidence(texts, (), names)
     return _card("flags", summary, "info", "\n".join(lines), texts)

@@ -99,6 +99,8 @@ def test_card_texts_cover_every_rule_and_flag(knowledge):
     ('  hsct.late-cns:\n', '  hsct.late-cns-renamed:\n', "no text for rule 'hsct.late-cns'"),
     ('refs: [{ref: "26"}]', 'refs: [{ref: "9999"}]', "absent from references.yaml"),
     ('assessment_short: "{ordinal} relapse: {cog}; {hsct}"', 'assessment_short: "{ordinal} relapse: {cog}; {hsct}' + "x" * 140 + '"', "characters"),
+    ('  outcome_line: "*Outcome in the seed:* {survival}"\n', '', "phrases.outcome_line missing"),
+    ('"{flag}: needs {missing}"', '"{flag}: needs {missng}"', "phrases.not_assessed_item must use exactly"),
 ])
 def test_card_file_errors_are_caught_at_start_up(tmp_path, old, new, message):
     directory = copy_cards(tmp_path, (old, new))

@@ -72,6 +72,7 @@ class _CardsFileSchema(Schema):
     link = fields.Nested(_LinkSchema, required=True)
     labels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.Raw(), values=fields.String()), required=True)
     summaries = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    phrases = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     rules = fields.Dict(keys=fields.String(), values=fields.Nested(_RuleSchema), required=True)
     flags = fields.Dict(keys=fields.String(), values=fields.Nested(_FlagSchema), required=True)
     suggestions = fields.Dict(keys=fields.String(validate=validate.OneOf(["transplant-referral", "mrd-order"])), values=fields.Nested(_SuggestionSchema), required=True)
@@ -106,12 +107,16 @@ class CardTexts:
     link: dict
     labels: dict
     summaries: dict
+    phrases: dict
     rules: dict
     flags: dict
     suggestions: dict
     override_reasons: list
     override_system: str
     references: dict[str, Reference]
+
+    def phrase(self, name: str, **values: object) -> str:
+        return self.phrases[name].format(**values)
 
     def label(self, group: str, key: object) -> str:
         table = self.labels[group]
@@ -126,6 +131,21 @@ def _reference(number: str, body: dict) -> Reference:
         url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(body['title'] + '[Title]')}"
     return Reference(number, body["citation"], url, bool(body.get("pmid")))
 
+
+#: Phrases the renderer needs, with the placeholders each must carry (no more, no fewer).
+PHRASES: dict[str, frozenset[str]] = {
+    "decision_line": frozenset({"cog", "hsct"}), "relapse_line": frozenset({"ordinal", "site", "band"}),
+    "rule_line": frozenset({"heading", "rule_id", "statement"}), "outcome_line": frozenset({"survival"}),
+    "heading_cog": frozenset(), "heading_hsct": frozenset(), "decision_cog": frozenset(), "decision_hsct": frozenset(),
+    "hsct_already_done": frozenset({"sources"}), "undetermined_until": frozenset({"missing"}),
+    "facts_used": frozenset(), "facts_read": frozenset(), "facts_table_header": frozenset(), "no_facts": frozenset(),
+    "not_assessed_heading": frozenset(), "not_assessed_item": frozenset({"flag", "missing"}),
+    "notes_heading": frozenset(), "records_heading": frozenset(), "more_items": frozenset({"count"}),
+    "evidence_heading": frozenset(), "level_of_evidence": frozenset({"level"}), "pubmed": frozenset(),
+    "pubmed_search": frozenset(), "withheld": frozenset(), "could_be": frozenset({"decision", "options", "missing"}),
+    "missing_heading": frozenset(), "contradicts_heading": frozenset(),
+    "flag_line": frozenset({"label", "detail", "evidence", "sources"}),
+}
 
 REQUIRED_SUMMARIES = ("assessment", "assessment_short", "missing", "missing_short", "contradiction", "flags", "flags_short")
 REQUIRED_LABELS = ("cogRisk", "hsct", "site", "band", "ordinal", "missing", "domains")
@@ -148,6 +168,12 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
     for name in REQUIRED_SUMMARIES:
         if name not in cards["summaries"]:
             problems.append(f"cards.yaml: summaries.{name} missing")
+    for name, placeholders in PHRASES.items():
+        phrase = cards["phrases"].get(name)
+        if phrase is None:
+            problems.append(f"cards.yaml: phrases.{name} missing")
+        elif (found := {f for _, f, _, _ in string.Formatter().parse(phrase) if f}) != placeholders:
+            problems.append(f"cards.yaml: phrases.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
     for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
         problems.append(f"cards.yaml: no text for rule {rule!r}")
     for flag in flag_names:
@@ -163,7 +189,7 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
                     problems.append(f"cards.yaml: {kind}.{key} cites reference {ref['ref']} absent from references.yaml")
     if problems:
         raise KnowledgeError(problems)
-    texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)
+    texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "phrases", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)
     _check_summary_lengths(texts, problems)
     if problems:
         raise KnowledgeError(problems)
