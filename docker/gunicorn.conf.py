@@ -43,5 +43,8 @@ logger_class = "service.gunicorn_logging.RedactingLogger"
 # Behind a TLS-terminating proxy: trust X-Forwarded-* only from the addresses given here.
 forwarded_allow_ips = os.environ.get("RELAPSE_CDS_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# No admin control socket (gunicorn >= 25 would create one in $HOME, which the non-root user lacks).
+control_socket_disable = True
+
 # No temporary files on the container's overlay filesystem for worker heartbeats.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None

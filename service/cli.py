@@ -36,6 +36,8 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms')
             # gunicorn's error log would echo a malformed request line (query string and all).
             self.cfg.set("logger_class", "service.gunicorn_logging.RedactingLogger")
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: no admin socket in $HOME
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app
