@@ -298,9 +298,7 @@ def _walk(value, path: str, out: list, *, allow_empty: frozenset = frozenset(),
     elif isinstance(value, float):
         if not math.isfinite(value):
             out.append(f"{path}: {value} is not representable in JSON (RFC 8259) [{S_JSON}]")
-    elif value is None or isinstance(value, (str, bool, int)):
-        pass
-    else:
+    elif not (value is None or isinstance(value, (str, bool, int))):
         out.append(f"{path}: {type(value).__name__} is not a JSON value [{S_JSON}]")
 
 

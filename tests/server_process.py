@@ -21,6 +21,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _healthy(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/health", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
 @contextmanager
 def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
@@ -31,12 +38,7 @@ def running(command: list[str], log_path: Path, port: int, env: dict[str, str] |
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    pass
+            while not _healthy(base):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start: {log_path.read_text()}")
                 time.sleep(0.2)
