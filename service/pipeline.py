@@ -37,9 +37,13 @@ def evaluate(
         patient_id = next((r.get("id") for r in resolved.resources if r.get("resourceType") == "Patient"), None)
     models = []
     unreadable_relapses: list[str] = []  # invalid Conditions that may record a relapse
+    clashes: list[str] = []  # ids the rules would read twice, with different content
     for resource in resolved.resources:
         if not selector.relevant(resource):
             continue
+        rid = resource.get("id")
+        if isinstance(rid, str) and (resource.get("resourceType"), rid) in resolved.clashes and label(resource) not in clashes:
+            clashes.append(label(resource))
         if resource.get("resourceType") == "Patient":
             owner = resource.get("id")
             if patient_id is not None and owner is None:
@@ -59,6 +63,6 @@ def evaluate(
             models.append(model)
     features = extract(
         models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable), problems=problems,
-        unreadable_relapses=tuple(unreadable_relapses),
+        unreadable_relapses=tuple(unreadable_relapses), id_clashes=tuple(clashes),
     )
     return Evaluation(features, assess(features), patient_id)

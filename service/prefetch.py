@@ -20,6 +20,8 @@ class ResolvedPrefetch:
     resources: list[dict] = field(default_factory=list)
     unavailable: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    #: (resourceType, id) sent more than once with different content: the record contradicts itself.
+    clashes: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[dict]:
@@ -42,18 +44,16 @@ def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[di
     return found
 
 
-_FAILING_SEVERITIES = frozenset({"error", "fatal"})
+_HARMLESS_SEVERITIES = frozenset({"information", "warning"})
 
 
 def _search_failed(resources: list[dict], key: str, problems: list[str]) -> bool:
-    """Does the searchset carry an OperationOutcome with an error? (Warnings are noted, not fatal.)"""
-    severities = [
-        issue.get("severity")
-        for r in resources if r.get("resourceType") == "OperationOutcome"
-        for issue in (r.get("issue") if isinstance(r.get("issue"), list) else [])
-        if isinstance(issue, Mapping)
-    ]
-    if any(s in _FAILING_SEVERITIES for s in severities):
+    """Does the searchset carry an OperationOutcome that is not plainly harmless? Only issues that say
+    `information` or `warning` are noted and the data used; any other (error, fatal, missing, odd) fails."""
+    outcomes = [r for r in resources if r.get("resourceType") == "OperationOutcome"]
+    issues = [i for r in outcomes for i in (r.get("issue") if isinstance(r.get("issue"), list) else [None])]
+    severities = [i.get("severity") if isinstance(i, Mapping) else None for i in issues]
+    if any(not isinstance(s, str) or s not in _HARMLESS_SEVERITIES for s in severities):
         problems.append(f"prefetch {key}: the search reported an error (OperationOutcome in the Bundle); its data may be incomplete and was not relied on")
         return True
     if severities:
@@ -89,8 +89,10 @@ def resolve(prefetch: Mapping | None, service: ServiceDefinition) -> ResolvedPre
             if isinstance(rid, str) and identity in seen:
                 if seen[identity] == resource:
                     continue  # the same resource sent twice (under two keys, or via _include)
-                # Two different resources under one id: keep both, say so; never drop one silently.
+                # Two different resources under one id: which one is true cannot be told. Both are read,
+                # and if the rules use them the clash withholds the answers (a contradiction).
                 result.problems.append(f"{label(resource)}: two different resources share this id; both were read")
+                result.clashes.add(identity)
             elif isinstance(rid, str):
                 seen[identity] = resource
             result.resources.append(resource)

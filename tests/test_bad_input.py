@@ -49,6 +49,8 @@ AUTH = {"access_token": "x", "token_type": "Bearer", "expires_in": 300, "scope":
     (lambda b: b.update(hookInstance="d1577c69dfbe44adba6d3e05e953b2ea"), "hookInstance"),
     (lambda b: b.update(fhirServer="https://"), "fhirServer"),
     (lambda b: b.update(fhirServer="https://ehr example/fhir"), "fhirServer"),
+    (lambda b: b.update(fhirServer="http://[::1"), "fhirServer"),
+    (lambda b: b.update(fhirServer="https://ehr.example:99999/fhir"), "fhirServer"),
     (lambda b: b.update(extension="x"), "extension"),
     (lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, expires_in=-1)), "expires_in"),
     (lambda b: b.update(fhirServer="https://ehr.example/fhir", fhirAuthorization=dict(AUTH, scope="")), "scope"),

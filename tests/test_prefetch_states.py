@@ -138,3 +138,20 @@ def test_consider_is_a_warning(client):
     response = client.post(SERVICE_URL, json=hook_request(late_marrow_record()))
     assert assessment_of(response)["hsct"] == "consider"
     assert response.get_json()["cards"][0]["indicator"] == "warning"
+
+
+def test_one_id_sent_twice_with_different_content_is_a_contradiction(client):
+    first, second = relapse("2016-01-10", rid="rel-1"), relapse("2017-06-10", rid="rel-1")
+    response = client.post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), first, second)))
+    a = assessment_of(response)
+    assert (a["cogRisk"], a["hsct"]) == ("undetermined", "undetermined")
+    assert any("Condition/rel-1" in c and "different content" in c for c in a["contradictions"])
+    same = client.post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), first, dict(first))))
+    assert assessment_of(same)["relapseNumber"] == 1  # the same resource twice is one resource
+
+
+def test_an_outcome_of_any_shape_in_a_searchset_fails_the_search_without_a_crash(client):
+    for issue in ({"severity": ["error"]}, {"severity": {"a": 1}}, {}, {"severity": "Error"}, "x"):
+        odd = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "OperationOutcome", "issue": [issue]}}]}
+        a = assessment_of(client.post(SERVICE_URL, json=hook_request(early_marrow_record(procedures=odd))))
+        assert (a["hsct"], a["missing"]) == ("undetermined", ["priorHsct"]), issue

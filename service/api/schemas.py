@@ -21,8 +21,12 @@ UUID = validate.Regexp(
 
 def _fhir_base_url(value: str) -> None:
     """An http(s) URL with a host (host names with '_' occur on internal networks: allowed)."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
         raise ValidationError("must be the http(s) base URL of the EHR's FHIR server")
 
 

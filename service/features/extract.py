@@ -94,6 +94,7 @@ def extract(
     unavailable: frozenset[str] = frozenset(),
     problems: Sequence[str] = (),
     unreadable_relapses: Sequence[str] = (),
+    id_clashes: Sequence[str] = (),
 ) -> Features:
     """Build the features object from one patient's validated resources."""
     reader = _Reader(codemap)
@@ -116,6 +117,7 @@ def extract(
     fields["undated_relapse_sources"] = fields["undated_relapse_sources"] + tuple(unreadable_relapses)
     fields["hsct_procedures"] = _read_procedures(reader, by_type["Procedure"])
     fields.update(_read_observations(reader, by_type["Observation"], specimens))
+    fields["id_clashes"] = tuple(id_clashes)
     fields["problems"] = tuple(reader.problems)
     return Features(**fields)
 

@@ -70,6 +70,8 @@ class Features:
     undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset, the ambiguous, the unreadable
     #: Conditions that may record a relapse but are not valid FHIR R4 (skipped, and named in problems).
     unreadable_relapse_sources: tuple[str, ...] = ()
+    #: Resources the rules read that were sent twice under one id with different content.
+    id_clashes: tuple[str, ...] = ()
     remissions: tuple[Dated, ...] = ()
     failed_remission_candidates: tuple[Dated, ...] = ()  # C91.00-type Conditions (no-cr2 evidence if dated after the relapse)
     hsct_procedures: tuple[Dated, ...] = ()

@@ -121,6 +121,7 @@ def derive(features: Features) -> RuleInputs:
                     f"{', '.join(sorted(bands))} months from diagnosis; the exact days are needed where it matters"
                 )
     _check_order_of_events(features, contradictions)
+    contradictions.extend(f"{ref} was sent twice with different content; which is right cannot be told" for ref in features.id_clashes)
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
