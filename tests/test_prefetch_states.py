@@ -155,3 +155,17 @@ def test_an_outcome_of_any_shape_in_a_searchset_fails_the_search_without_a_crash
         odd = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {"resourceType": "OperationOutcome", "issue": [issue]}}]}
         a = assessment_of(client.post(SERVICE_URL, json=hook_request(early_marrow_record(procedures=odd))))
         assert (a["hsct"], a["missing"]) == ("undetermined", ["priorHsct"]), issue
+
+
+def test_an_mrd_whose_specimen_cannot_be_read_is_not_skipped_for_a_later_one(client):
+    unresolved = mrd("2019-02-10", 5, body_site=None, specimen="Specimen/bm1")
+    later = mrd("2019-03-20", 0.001)
+    for specimens in (None, "absent"):
+        prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2019-01-10"), unresolved, later)
+        if specimens == "absent":
+            del prefetch["specimens"]
+        else:
+            prefetch["specimens"] = specimens
+        a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+        assert (a["hsct"], a["missing"]) == ("undetermined", ["endReinductionMrd"]), specimens
+        assert any(f["name"] == "mrdSiteUnknown" for f in a["facts"])

@@ -299,9 +299,9 @@ def _read_observations(reader: _Reader, observations: Sequence[Any], specimens: 
     return {"mrd_results": tuple(mrd), "blast_counts": tuple(blasts), "gene_sources": {k: tuple(v) for k, v in genes.items()}}
 
 
-def _from_marrow(reader: _Reader, observation: Any, specimens: dict[str, Any]) -> bool:
+def _from_marrow(reader: _Reader, observation: Any, specimens: dict[str, Any]) -> bool | None:
     """Contract: MRD counts when bodySite is bone marrow or the specimen is a bone-marrow specimen.
-    A specimen reference that cannot be resolved is reported: the result then counts as not from marrow."""
+    None when the result names a specimen that cannot be read: its site is unknown, not "not marrow"."""
     if reader.has("site-bone-marrow", _codings(observation.bodySite)):
         return True
     reference = observation.specimen.reference if observation.specimen else None
@@ -314,8 +314,8 @@ def _from_marrow(reader: _Reader, observation: Any, specimens: dict[str, Any]) -
         specimen_id = _specimen_id(reference)
         specimen = specimens.get(specimen_id) if specimen_id else None
     if specimen is None:
-        reader.problems.append(f"{_ref(observation)}: specimen reference not found among the Specimens read; not taken as bone marrow")
-        return False
+        reader.problems.append(f"{_ref(observation)}: its specimen is not among the Specimens read; whether it is bone marrow is unknown")
+        return None
     return reader.has("specimen-bone-marrow", _codings(getattr(specimen, "type", None)))
 
 
@@ -330,7 +330,7 @@ def _specimen_id(reference: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, upper: float, from_marrow: bool = True) -> Measurement:
+def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, upper: float, from_marrow: bool | None = True) -> Measurement:
     """Convert valueQuantity to the rules' unit; an unknown unit or implausible value gives value=None."""
     ref, quantity = _ref(observation), observation.valueQuantity
     if quantity is None or quantity.value is None:

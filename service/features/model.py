@@ -45,8 +45,9 @@ class Measurement:
     date: FhirDate
     source: str
     original: str  # the value as the EHR sent it, e.g. "0.5 %"
-    #: For MRD: True when from bone marrow, False when from blood or an unstated site.
-    from_marrow: bool = True
+    #: For MRD: True when from bone marrow, False when from blood or an unstated site, None when it names
+    #: a specimen that could not be read (so the site is unknown).
+    from_marrow: bool | None = True
 
 
 @dataclass(frozen=True)

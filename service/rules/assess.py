@@ -153,8 +153,10 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
     if mrd:
         facts.append(Fact("endReinductionMrd", mrd.original, (mrd.source,), mrd.date.text))
     for result in features.mrd_results:
-        if not result.from_marrow:
+        if result.from_marrow is False:
             facts.append(Fact("mrdNotFromMarrow", f"{result.original} (site not stated as bone marrow: reported, not used)", (result.source,), result.date.text))
+        elif result.from_marrow is None:
+            facts.append(Fact("mrdSiteUnknown", f"{result.original} (its specimen could not be read: site unknown)", (result.source,), result.date.text))
     for count in features.blast_counts:
         if episode and abs((count.date.earliest - episode.date.earliest).days) <= 14:
             facts.append(Fact("peripheralBlasts", count.original, (count.source,), count.date.text))

@@ -207,11 +207,12 @@ def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]
     because["mrd_high"] = ("endReinductionMrd",)
     if "observations" in features.unavailable:
         return None, frozenset(BOOLS)  # results not had (or a failed search): the first one may be missing
+    # Results whose site is unknown (their specimen could not be read) may be the first marrow result.
     after = sorted(
-        (m for m in features.mrd_results if m.from_marrow and m.date.earliest > episode.date.earliest),
+        (m for m in features.mrd_results if m.from_marrow is not False and m.date.earliest > episode.date.earliest),
         key=lambda m: (m.date.earliest, m.source),
     )
-    if not after:
+    if not after or after[0].from_marrow is None:
         return None, frozenset(BOOLS)
     first = after[0]
     high = mrd_is_high(first)
