@@ -18,7 +18,7 @@ from .rules.possible import UNDETERMINED, Decision
 
 EXTENSION_KEY = "org.relapse-cds.assessment"
 CARD_EXTENSION_KEY = "org.relapse-cds.card"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:])")  # ':' too: "http\://" is no autolink
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:@])")  # ':' and '@' too: no URL or e-mail autolink
 #: Line breaks of every kind, other control characters and bidirectional overrides: a line break would
 #: end a table row or start a list; a bidi override can make text read differently than it is.
 _MD_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -183,3 +183,14 @@ def test_valid_requests_in_their_less_common_forms_are_accepted(client, mutate):
     body = hook_request(record(patient()))
     mutate(body)
     assert client.post(SERVICE_URL, json=body).status_code == 200
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b["context"].update(userId="Practitioner/abc_123"),
+    lambda b: b.update(fhirServer=None),
+    lambda b: b.update(extension=None),
+])
+def test_members_the_service_does_not_use_are_read_leniently(client, mutate):
+    body = hook_request(record(patient()))
+    mutate(body)
+    assert client.post(SERVICE_URL, json=body).status_code == 200

@@ -101,6 +101,8 @@ def test_card_texts_cover_every_rule_and_flag(knowledge):
     ('assessment_short: "{ordinal} relapse: {cog}; {hsct}"', 'assessment_short: "{ordinal} relapse: {cog}; {hsct}' + "x" * 140 + '"', "characters"),
     ('  outcome_line: "*Outcome in the seed:* {survival}"\n', '', "phrases.outcome_line missing"),
     ('"{flag}: needs {missing}"', '"{flag}: needs {missng}"', "phrases.not_assessed_item must use exactly"),
+    ('"{flag}: needs {missing}"', '"{flag}: needs {missing} {}"', "phrases.not_assessed_item must use exactly"),
+    ('flags: "Prognostic factors: {flags}"', 'flags: "Prognostic factors: {flags} {0}"', "summaries.flags uses"),
 ])
 def test_card_file_errors_are_caught_at_start_up(tmp_path, old, new, message):
     directory = copy_cards(tmp_path, (old, new))

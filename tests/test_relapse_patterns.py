@@ -19,8 +19,10 @@ def kinds(cards) -> set[str]:
 def test_cns_and_testis_together_use_the_isolated_extramedullary_column(client):
     # 17.97 months: <18; 18 months: 18-36 (diagnosis 2015-01-10)
     early, cards = respond(client, patient(), diagnosis("2015-01-10"), relapse("2016-07-09", sites=("cns", "testis")))
-    assert (early["cogRisk"], early["hsct"], early["missing"]) == ("intermediate", "consider", [])
-    assert "assessment" in kinds(cards)
+    # HSCT: the CNS guidance (consider) and the testicular (no transplant role) differ within 18 months.
+    assert (early["cogRisk"], early["hsct"], early["missing"]) == ("intermediate", "undetermined", [])
+    assessment = next(c for c in cards if c["extension"]["org.relapse-cds.card"]["kind"] == "assessment")
+    assert "here they differ" in assessment["detail"]
     late, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse("2016-07-10", sites=("cns", "testis")))
     assert (late["cogRisk"], late["hsct"]) == ("low", "not-recommended")
 
@@ -80,3 +82,25 @@ def test_a_high_blast_count_at_a_relapse_that_may_be_late_marrow_is_listed_not_d
     early, _ = respond(client, patient(), diagnosis("2017-01-01"), relapse("2018-01-20"), blasts("2018-01-19", 50_000))
     assert "high-peripheral-blasts" not in early["flags"] and not any(
         f["flag"] == "high-peripheral-blasts" for f in early.get("flagsNotAssessed", []))
+
+
+def test_an_early_mrd_caveat_is_on_the_flag_too_and_spans_a_partial_date(client):
+    got, cards = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-01-12", 60))
+    flags = next(c for c in cards if c["extension"]["org.relapse-cds.card"]["kind"] == "flags")
+    assert "3 days after the relapse" in flags["detail"] and "work" in flags["detail"]
+    partial, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-02", 60))
+    assert any("dated 23 to 50 days after the relapse" in n for n in partial["notes"])
+
+
+def test_the_blast_count_closest_to_the_relapse_decides_even_when_the_band_is_open(client):
+    # A high count 10 days before and a low one on the day: the closest (low) describes the relapse.
+    got, _ = respond(client, patient(), diagnosis("2015-01"), relapse("2018-01-20"),
+                     blasts("2018-01-10", 50_000), blasts("2018-01-20", 2_000))
+    assert not any(f["flag"] == "high-peripheral-blasts" for f in got.get("flagsNotAssessed", []))
+
+
+def test_every_reason_a_relapse_cannot_be_placed_is_named(client):
+    broken = relapse("2017-01-10", rid="rel-broken")
+    broken["onsetDateTime"] = "2017-02-30"
+    got, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse(None), broken)
+    assert {"readableRelapseRecord", "relapseDate"} <= set(got["missing"])

@@ -68,7 +68,7 @@ HSCT_BRANCHES = [
     (dict(after_hsct=True, site="marrow", band="<18"), "consider", "hsct.relapse-after-hsct"),
     (dict(after_hsct=True, site="testis", band=">36"), "consider", "hsct.relapse-after-hsct"),
     (dict(after_hsct=True, order="later"), "consider", "hsct.relapse-after-hsct"),
-    (dict(site="cns-testis", band="<18"), "consider", "hsct.early-cns-testicular"),
+    (dict(site="cns-testis", band="<18"), "undetermined", "hsct.early-cns-testicular"),
     (dict(site="cns-testis", band="18-36"), "not-recommended", "hsct.late-cns-testicular"),
     (dict(site="cns-testis", band=">36"), "not-recommended", "hsct.late-cns-testicular"),
     (dict(site="extramedullary-other"), "undetermined", "hsct.site-not-covered"),

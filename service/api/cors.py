@@ -1,6 +1,7 @@
 """Cross-origin resource sharing, so that browser-based CDS clients (the CDS Hooks sandbox, SMART apps)
 can call the service. CDS Hooks 2.0: "CDS Services and browser-based CDS Clients will require CORS
-support." Allowed origins are configured (RELAPSE_CDS_CORS_ORIGINS); `*` suits development only."""
+support." Allowed origins are configured (RELAPSE_CDS_CORS_ORIGINS). The default, `*`, lets the CDS Hooks
+sandbox and development tools call; in production, list the EHR's origins."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ def register_cors(app: Flask, origins: tuple[str, ...]) -> None:
     @app.after_request
     def _cors(response: Response) -> Response:
         origin = request.headers.get("Origin")
+        if not allow_any:
+            response.vary.add("Origin")  # the answer depends on the Origin, allowed or not (caches)
         if not origin or not (allow_any or origin in origins):
             return response
         response.headers["Access-Control-Allow-Origin"] = "*" if allow_any else origin
-        if not allow_any:
-            response.vary.add("Origin")
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
             response.headers["Access-Control-Allow-Methods"] = _ALLOWED_METHODS
             response.headers["Access-Control-Allow-Headers"] = _ALLOWED_HEADERS

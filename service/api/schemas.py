@@ -7,10 +7,11 @@ from urllib.parse import urlsplit
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 FHIR_ID = validate.Regexp(r"\A[A-Za-z0-9\-.]{1,64}\Z", error="must be a FHIR id (letters, digits, '-', '.'; up to 64)")
-#: CDS Hooks 2.0 patient-view: userId is "[ResourceType]/[id]" of one of these types.
+#: CDS Hooks 2.0 patient-view: userId is "[ResourceType]/[id]" of one of these types. The service does
+#: not use it, so the id part is not held to FHIR's id syntax (an EHR's own ids may use '_').
 USER_ID = validate.Regexp(
-    r"\A(Practitioner|PractitionerRole|Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}\Z",
-    error="must be Practitioner/, PractitionerRole/, Patient/ or RelatedPerson/ followed by a FHIR id",
+    r"\A(Practitioner|PractitionerRole|Patient|RelatedPerson)/[^\s/]{1,64}\Z",
+    error="must be Practitioner/, PractitionerRole/, Patient/ or RelatedPerson/ followed by an id",
 )
 #: hookInstance is a UUID; only the canonical 8-4-4-4-12 form (not urn:uuid:, braces or bare hex).
 UUID = validate.Regexp(
@@ -69,12 +70,13 @@ class HookRequestSchema(Schema):
 
     hook = fields.String(required=True, validate=validate.Length(min=1))
     hookInstance = fields.String(required=True, validate=UUID)
-    fhirServer = fields.String(validate=_fhir_base_url)
-    fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
+    # null is not allowed by the spec for these optional members; read as absent (they are not used yet).
+    fhirServer = fields.String(validate=_fhir_base_url, allow_none=True)
+    fhirAuthorization = fields.Nested(FhirAuthorizationSchema, allow_none=True)
     context = fields.Dict(required=True)
     # null is not allowed by the spec; we read it as "no prefetch" (every key absent), which is safe.
     prefetch = fields.Dict(keys=fields.String(), values=_PrefetchValue(allow_none=True), allow_none=True)
-    extension = fields.Dict()  # CDS Hooks: an extension is a JSON object
+    extension = fields.Dict(allow_none=True)  # CDS Hooks: an extension is a JSON object
 
     @validates_schema
     def _authorization_needs_server(self, data, **kwargs):

@@ -147,6 +147,16 @@ PHRASES: dict[str, frozenset[str]] = {
     "flag_line": frozenset({"label", "detail", "evidence", "sources"}),
 }
 
+def _placeholders(template: str) -> set[str]:
+    """Every {field} of a template; '{}', '{0}' or '{a.b}' come back as-is, so they never match a name."""
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError:  # an unbalanced brace
+        return {"<unbalanced braces>"}
+
+
+#: The values the renderer fills into summaries.
+SUMMARY_FIELDS = frozenset({"ordinal", "site", "months", "cog", "hsct", "missing", "count", "flags"})
 REQUIRED_SUMMARIES = ("assessment", "assessment_short", "missing", "missing_short", "contradiction", "flags", "flags_short")
 REQUIRED_LABELS = ("cogRisk", "hsct", "site", "band", "ordinal", "missing", "domains")
 
@@ -168,11 +178,13 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
     for name in REQUIRED_SUMMARIES:
         if name not in cards["summaries"]:
             problems.append(f"cards.yaml: summaries.{name} missing")
+        elif unknown := _placeholders(cards["summaries"][name]) - SUMMARY_FIELDS:
+            problems.append(f"cards.yaml: summaries.{name} uses {sorted(unknown)}; allowed: {sorted(SUMMARY_FIELDS)}")
     for name, placeholders in PHRASES.items():
         phrase = cards["phrases"].get(name)
         if phrase is None:
             problems.append(f"cards.yaml: phrases.{name} missing")
-        elif (found := {f for _, f, _, _ in string.Formatter().parse(phrase) if f}) != placeholders:
+        elif (found := _placeholders(phrase)) != placeholders:
             problems.append(f"cards.yaml: phrases.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
     for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
         problems.append(f"cards.yaml: no text for rule {rule!r}")

@@ -134,7 +134,7 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
             sites.append("site not stated")
         facts.append(Fact(f"relapse{number}", {"date": episode.date.text, "sites": sites}, episode.sources, episode.date.text))
     if features.undated_relapse_sources:
-        facts.append(Fact("relapseWithoutDate", "relapse Condition without onset date", features.undated_relapse_sources))
+        facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, within 28 days of another, or not valid FHIR)", features.undated_relapse_sources))
     episode = features.assessed_relapse
     if episode and diagnosis:
         months = whole_months(diagnosis.date.earliest, episode.date.earliest)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..features.dates import days_between, whole_years_between
 from ..features.model import Features, Measurement
-from .inputs import RuleInputs, mrd_is_high
+from .inputs import RuleInputs, early_mrd_caveat, mrd_is_high
 
 AGE_10_PLUS = 10  # "Age 10 years and older at diagnosis ... independent predictor of poor outcome" [13]
 # "those older than age 15 years did much worse (3-year OS, 15%)" [18]. Reading: ages are in completed
@@ -64,7 +64,8 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
     if features.relapses or features.undated_relapse_sources:
         mrd = inputs.end_reinduction_mrd
         if mrd is not None and mrd_is_high(mrd):
-            raised.append(Flag("high-mrd", (mrd.source,), mrd.original))
+            caveat = early_mrd_caveat(mrd, features.assessed_relapse.date) if features.assessed_relapse else None
+            raised.append(Flag("high-mrd", (mrd.source,), f"{mrd.original}; {caveat}" if caveat else mrd.original))
         _blasts_flag(features, inputs, raised, not_assessed)
         _no_cr2_flag(features, raised)
         if possible.after_hsct == frozenset({True}):
@@ -116,20 +117,19 @@ def _blasts_flag(features: Features, inputs: RuleInputs, raised: list[Flag], not
         return  # certainly not a late marrow relapse (or no relapse placed in time)
     near = [m for m in features.blast_counts if days_between(m.date.earliest, episode.date.earliest) <= BLASTS_WINDOW_DAYS]
     usable = [m for m in near if m.value is not None and _above_threshold(m) is not None]
+    # The count closest to the relapse date describes the relapse; on a tie, the higher count (caution).
+    closest = min(usable, key=lambda m: (days_between(m.date.earliest, episode.date.earliest), -m.value), default=None)
     if not (possible.site <= marrow and possible.band == frozenset({">36"})):
         # It may be a late marrow relapse: a high count is then listed as not assessed, naming what
         # would tell, rather than silently dropped. (With no high count there is nothing to withhold.)
-        if any(_above_threshold(m) for m in usable):
-            uncertain = [f for f, values in (("site", possible.site), ("band", possible.band)) if len(values) > 1]
+        if closest is not None and _above_threshold(closest):
+            uncertain = [f for f, open_ in (("site", not possible.site <= marrow), ("band", possible.band != frozenset({">36"}))) if open_]
             facts = tuple(dict.fromkeys(m for f in uncertain for m in possible.missing_for(f)))
             not_assessed.append(("high-peripheral-blasts", facts))
         return
-    if not usable:
+    if closest is None:
         not_assessed.append(("high-peripheral-blasts", ("peripheralBlasts",)))
-        return
-    # The count closest to the relapse date describes the relapse; on a tie, the higher count (caution).
-    closest: Measurement = min(usable, key=lambda m: (days_between(m.date.earliest, episode.date.earliest), -m.value))
-    if _above_threshold(closest):
+    elif _above_threshold(closest):
         raised.append(Flag("high-peripheral-blasts", (closest.source,), closest.original))
 
 

@@ -75,13 +75,13 @@ def hsct_indication(case: Case) -> Outcome:
         # card gives the poorer figure for relapse during therapy (3-year EFS about 40% [113]).
         return Outcome("not-recommended", "hsct.early-testicular")
     if case.site == "cns-testis":
-        # The seed treats each site alone. Reading, for both together without marrow: at 18 months or
-        # more both sites' guidance agrees (CNS: "transplantation is generally not recommended" [112];
-        # testis: chemotherapy with local therapy [113,114]) -> `not-recommended`. Within 18 months the
-        # CNS guidance says transplantation "requires further study" [110,111] while the testicular
-        # guidance names no transplant role; the conservative reading keeps the question open: `consider`.
+        # The seed treats each site alone; for both together we answer only where the two sites'
+        # guidance agrees (as for any fact the record leaves open). From 18 months: CNS "transplantation
+        # is generally not recommended" [112], testis: chemotherapy with local therapy [113,114] ->
+        # `not-recommended`. Within 18 months they differ (CNS: "requires further study" [110,111] =
+        # consider; testis: no transplant role = not-recommended): `undetermined`, the card says why.
         if case.band == "<18":
-            return Outcome("consider", "hsct.early-cns-testicular")
+            return Outcome("undetermined", "hsct.early-cns-testicular")
         return Outcome("not-recommended", "hsct.late-cns-testicular")
     # Extramedullary relapse at a site the mappings do not know, without marrow.
     return Outcome("undetermined", "hsct.site-not-covered")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from ..features.dates import FhirDate
 from ..features.model import CNS, MARROW, TESTIS, Features, Measurement
 from .possible import BOOLS, LINEAGES, ORDERS, SITES, Possible
 from .timing import band_of
@@ -19,6 +20,16 @@ MRD_HIGH_AT = 1e-3
 #: contract takes the first marrow MRD after the relapse as end-of-reinduction MRD, and so do we; one
 #: dated sooner than this after the relapse may be the relapse work-up, and the card says so.
 REINDUCTION_DAYS = 28
+
+
+def early_mrd_caveat(mrd: Measurement, relapse: FhirDate) -> str | None:
+    """Says so when an MRD result may be dated before reinduction ends (partial dates: any day they allow)."""
+    soonest = (mrd.date.earliest - relapse.latest).days
+    if soonest >= REINDUCTION_DAYS:
+        return None
+    latest = (mrd.date.latest - relapse.earliest).days
+    span = f"{max(soonest, 0)} to {latest} days" if latest != soonest else f"{soonest} day{'' if soonest == 1 else 's'}"
+    return f"is dated {span} after the relapse, before reinduction usually ends (about a month): check that it is not the relapse work-up"
 
 
 @dataclass(frozen=True)
@@ -86,15 +97,15 @@ def derive(features: Features) -> RuleInputs:
         orders = frozenset({"first"} if undated == 1 else ORDERS)
     else:
         orders = frozenset(ORDERS if dated == 1 else {"later"})
-    unplaced = _unplaced_relapse_fact(features)
+    unplaced = _unplaced_relapse_facts(features)
     if len(orders) > 1:
-        because["order"] = (unplaced,)
+        because["order"] = unplaced
 
     # Site and timing of the assessed relapse: unknown if an undated relapse may be the latest.
     if episode is None or undated:
         sites, bands = frozenset(SITES), frozenset(["<18", "18-36", ">36"])
-        because["site"] = (unplaced,)
-        because["band"] = (unplaced,) if features.diagnosis else ("diagnosisDate", unplaced)
+        because["site"] = unplaced
+        because["band"] = unplaced if features.diagnosis else ("diagnosisDate", *unplaced)
     else:
         unknown_sites = len(episode.unstated_site_sources) + len(episode.unrecognised_sites)
         sites = classify_sites(episode.sites, unknown_sites, features.sex)
@@ -125,11 +136,8 @@ def derive(features: Features) -> RuleInputs:
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
-    if mrd is not None and episode is not None and (days := (mrd.date.earliest - episode.date.earliest).days) < REINDUCTION_DAYS:
-        notes.append(
-            f"the MRD result read as end-of-reinduction MRD ({mrd.source}, {mrd.date}) is dated {days} day{'' if days == 1 else 's'} after "
-            f"the relapse, before reinduction usually ends (about a month): check that it is not the relapse work-up"
-        )
+    if mrd is not None and episode is not None and (caveat := early_mrd_caveat(mrd, episode.date)):
+        notes.append(f"the MRD result read as end-of-reinduction MRD ({mrd.source}, {mrd.date}) {caveat}")
     partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
     if partial or (features.birth_date and features.birth_date.partial):
         notes.append("some dates are partial: events are ordered by their earliest possible day")
@@ -167,14 +175,15 @@ def _check_order_of_events(features: Features, contradictions: list[str]) -> Non
         contradictions.append(f"diagnosis dated {diagnosis.date} ({diagnosis.source}) is in the future")
 
 
-def _unplaced_relapse_fact(features: Features) -> str:
-    """The missing fact that keeps a relapse from being placed in time: a relapse record that can be
-    read (one was not valid FHIR), its onset date, or, when every such record is dated but too close to
-    a neighbour to tell one relapse from two, which records form one episode."""
-    if features.unreadable_relapse_sources:
-        return "readableRelapseRecord"
+def _unplaced_relapse_facts(features: Features) -> tuple[str, ...]:
+    """The missing facts that keep a relapse from being placed in time: a readable record (one was not
+    valid FHIR), an onset date (one has none), or which records form one episode (dated records too
+    close together to tell one relapse from two)."""
+    unreadable = set(features.unreadable_relapse_sources)
     ambiguous = {src for episode in features.ambiguous_relapses for src in episode.sources}
-    return "relapseEpisode" if ambiguous and set(features.undated_relapse_sources) <= ambiguous else "relapseDate"
+    undated = set(features.undated_relapse_sources) - unreadable - ambiguous
+    named = (("readableRelapseRecord", unreadable), ("relapseDate", undated), ("relapseEpisode", ambiguous))
+    return tuple(name for name, sources in named if sources) or ("relapseDate",)
 
 
 def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> frozenset[bool]:
@@ -186,7 +195,7 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
     if not features.hsct_procedures:
         return frozenset({False})
     if episode is None or features.undated_relapse_sources:
-        because["after_hsct"] = (_unplaced_relapse_fact(features),)
+        because["after_hsct"] = _unplaced_relapse_facts(features)
         return frozenset(BOOLS)
     if any(p.date is not None and p.date.latest < episode.date.earliest for p in features.hsct_procedures):
         return frozenset({True})
@@ -202,7 +211,7 @@ def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]
     episode = features.assessed_relapse
     if episode is None or features.undated_relapse_sources:
         # Which result is "end of reinduction" depends on the relapse date: that is what is missing.
-        because["mrd_high"] = (_unplaced_relapse_fact(features),)
+        because["mrd_high"] = _unplaced_relapse_facts(features)
         return None, frozenset(BOOLS)
     because["mrd_high"] = ("endReinductionMrd",)
     if "observations" in features.unavailable:
