@@ -120,7 +120,7 @@ def _facts_table(texts: CardTexts, facts: tuple[Fact, ...]) -> str:
     rows = [texts.phrase("facts_table_header"), "|---|---|---|---|"]
     for f in facts:
         value = _plain(f.value)
-        rows.append(f"| {md(f.name)} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
+        rows.append(f"| {md(texts.fact_label(f.name))} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
     return "\n".join(rows)
 
 

@@ -113,3 +113,14 @@ def test_the_tp53_card_quotes_efs_9_vs_49(answers):
     _, assessment, cards = answers["b-early-marrow-tp53-ikzf1"]
     assert "tp53-alteration" in assessment["flags"]
     assert "EFS 9% vs 49%" in plain(next(c for c in cards if kind(c) == "flags")["detail"])
+
+
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_facts_are_shown_under_labels_a_clinician_reads(answers, knowledge, name):
+    _, assessment, cards = answers[name]
+    detail = plain(" ".join(c["detail"] for c in cards))
+    for fact in assessment["facts"]:
+        label = knowledge.cards.fact_label(fact["name"])
+        assert label != fact["name"], f"fact {fact['name']} has no label in cards.yaml labels.facts"
+        if cards:  # a patient with no relapse gets no card
+            assert f"| {label} |" in detail

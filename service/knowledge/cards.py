@@ -8,6 +8,7 @@ every summary stays under 140 characters for every combination of labels.
 from __future__ import annotations
 
 import itertools
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,16 @@ class CardTexts:
     def phrase(self, name: str, **values: object) -> str:
         return self.phrases[name].format(**values)
 
+    def fact_label(self, name: str) -> str:
+        """A fact's label for clinicians; numbered facts (relapse1, relapse2) share one label."""
+        facts = self.labels["facts"]
+        if name in facts:
+            return facts[name]
+        numbered = _NUMBERED_FACT.fullmatch(name)
+        if numbered and numbered.group(1) in facts:
+            return f"{facts[numbered.group(1)]} {numbered.group(2)}"
+        return name
+
     def label(self, group: str, key: object) -> str:
         table = self.labels[group]
         return table.get(key, table.get(str(key), str(key)))
@@ -158,7 +169,8 @@ def _placeholders(template: str) -> set[str]:
 #: The values the renderer fills into summaries.
 SUMMARY_FIELDS = frozenset({"ordinal", "site", "months", "cog", "hsct", "missing", "count", "flags"})
 REQUIRED_SUMMARIES = ("assessment", "assessment_short", "missing", "missing_short", "contradiction", "flags", "flags_short")
-REQUIRED_LABELS = ("cogRisk", "hsct", "site", "band", "ordinal", "missing", "domains")
+REQUIRED_LABELS = ("cogRisk", "hsct", "site", "band", "ordinal", "missing", "domains", "facts")
+_NUMBERED_FACT = re.compile(r"([A-Za-z]+?)(\d+)")
 
 
 def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_names: tuple[str, ...], directory: Path | None = None) -> CardTexts:
