@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .knowledge import Knowledge
 from .knowledge.cards import SUMMARY_LIMIT, CardTexts
+from .features.model import Message
 from .rules.assess import Assessment, Fact
 from .rules.possible import UNDETERMINED, Decision
 
@@ -81,8 +82,8 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "asOf": as_of,
     }
     optional = {
-        "contradictions": list(a.contradictions),
-        "notes": list(a.notes),
+        "contradictions": [knowledge.cards.message(m) for m in a.contradictions],
+        "notes": [knowledge.cards.message(m) for m in a.notes],
         "problems": list(a.problems),
         "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
@@ -186,7 +187,7 @@ def _bounded(texts: CardTexts, items: tuple[str, ...]) -> list[str]:
 def _records_section(texts: CardTexts, a: Assessment) -> list[str]:
     lines = []
     if a.notes:
-        lines += ["", texts.phrase("notes_heading"), *_bounded(texts, a.notes)]
+        lines += ["", texts.phrase("notes_heading"), *_bounded(texts, tuple(texts.message(n) for n in a.notes))]
     if a.problems:
         lines += ["", texts.phrase("records_heading"), *_bounded(texts, a.problems)]
     return lines
@@ -284,7 +285,7 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
 
 def _contradiction_card(a: Assessment, texts: CardTexts) -> dict:
     lines = [texts.rules["contradiction"]["statement"], "", texts.phrase("contradicts_heading")]
-    lines += [f"- {md(c)}" for c in a.contradictions]
+    lines += [f"- {md(texts.message(c))}" for c in a.contradictions]
     lines += ["", texts.phrase("facts_read"), "", _facts_table(texts, a.facts)]
     lines += _records_section(texts, a)
     return _card("contradiction", texts.summaries["contradiction"], "warning", "\n".join(lines), texts, ("contradiction",))
@@ -297,7 +298,7 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     lines = []
     for flag in a.flags.raised:
         body = texts.flags[flag.name]
-        extra = f" ({md(flag.detail)})" if flag.detail else ""
+        extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else flag.detail)})" if flag.detail else ""
         lines.append("- " + texts.phrase("flag_line", label=md(body["label"]), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
     lines += _evidence(texts, (), names)
     return _card("flags", summary, "info", "\n".join(lines), texts)

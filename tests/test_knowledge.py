@@ -103,6 +103,8 @@ def test_card_texts_cover_every_rule_and_flag(knowledge):
     ('"{flag}: needs {missing}"', '"{flag}: needs {missng}"', "phrases.not_assessed_item must use exactly"),
     ('"{flag}: needs {missing}"', '"{flag}: needs {missing} {}"', "phrases.not_assessed_item must use exactly"),
     ('flags: "Prognostic factors: {flags}"', 'flags: "Prognostic factors: {flags} {0}"', "summaries.flags uses"),
+    ('  flag_age: "{years} years at diagnosis"\n', '', "messages.flag_age missing"),
+    ('is in the future"\n  contradiction_relapse_before', 'is in {the} future"\n  contradiction_relapse_before', "messages.contradiction_relapse_future must use exactly"),
 ])
 def test_card_file_errors_are_caught_at_start_up(tmp_path, old, new, message):
     directory = copy_cards(tmp_path, (old, new))

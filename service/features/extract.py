@@ -13,7 +13,7 @@ from typing import Any
 
 from ..knowledge.mappings import CodeMap
 from .dates import FhirDate, parse_fhir_date
-from .model import B_PRECURSOR, CNS, MARROW, T_CELL, TESTIS, Dated, Features, Measurement, RelapseEpisode
+from .model import B_PRECURSOR, CNS, MARROW, T_CELL, TESTIS, Dated, Features, Measurement, Message, RelapseEpisode
 
 _SITE_CONCEPTS = {"site-bone-marrow": MARROW, "site-cns": CNS, "site-testis": TESTIS}
 _OBSERVATION_USABLE = {"final", "amended", "corrected"}
@@ -132,7 +132,7 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
     not_stated: list[str] = []
     subtypes: dict[str, list[str]] = defaultdict(list)
     down: list[str] = []
-    notes: list[str] = []
+    notes: list[Message] = []
 
     for condition in conditions:
         ref = _ref(condition)
@@ -172,7 +172,7 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
             if reader.has("all-failed-remission", codes) and onset is not None:
                 failed.append(Dated(onset, ref))
             if onset is None and dated_by is not None:
-                notes.append(f"{ref}: no onset; dated by recordedDate {dated_by}, which may be later than the diagnosis")
+                notes.append(Message.of("note_recorded_date", ref=ref, date=dated_by))
             elif dated_by is None:
                 reader.problems.append(f"{ref}: ALL diagnosis without onset or recorded date")
 
@@ -228,7 +228,7 @@ SAME_EPISODE_DAYS = 28
 
 
 def _separate_uncertain_episodes(
-    episodes: list[RelapseEpisode], remissions: list[Dated], notes: list[str]
+    episodes: list[RelapseEpisode], remissions: list[Dated], notes: list[Message]
 ) -> tuple[list[RelapseEpisode], list[RelapseEpisode]]:
     """Split off relapse episodes that cannot be told apart from a neighbour: overlapping partial dates
     (`2019-05` and `2019-05-03`), or records close together with no remission between them."""
@@ -242,10 +242,10 @@ def _separate_uncertain_episodes(
         )
         if overlap or (close and not remission_between):
             uncertain |= {i, i + 1}
-            notes.append(
-                f"relapse records dated {first.date} ({', '.join(first.sources)}) and {second.date} "
-                f"({', '.join(second.sources)}) may be one relapse or two; record the relapse onset dates"
-            )
+            notes.append(Message.of(
+                "note_one_relapse_or_two", first_date=first.date, first_sources=", ".join(first.sources),
+                second_date=second.date, second_sources=", ".join(second.sources),
+            ))
     kept = [e for i, e in enumerate(episodes) if i not in uncertain]
     return kept, [episodes[i] for i in sorted(uncertain)]
 

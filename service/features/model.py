@@ -17,6 +17,19 @@ B_PRECURSOR, T_CELL = "b-precursor", "t-cell"
 
 
 @dataclass(frozen=True)
+class Message:
+    """A sentence for the cards, named by key into `messages` of cards/cards.yaml, with the values it
+    quotes. The reader and the rules say what they found; the reviewed wording lives with the cards."""
+
+    key: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, key: str, **values: object) -> "Message":
+        return cls(key, tuple((name, str(value)) for name, value in values.items()))
+
+
+@dataclass(frozen=True)
 class Dated:
     """A dated record (a Condition, Procedure...) reduced to its date and FHIR reference."""
 
@@ -83,7 +96,7 @@ class Features:
     #: Records read but not usable (invalid FHIR, unknown unit, implausible value...), for the card.
     problems: tuple[str, ...] = ()
     #: How the record was read where it needed saying (a date from recordedDate, relapses that may be one).
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
     @property
     def diagnosis(self) -> Dated | None:

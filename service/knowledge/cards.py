@@ -74,6 +74,7 @@ class _CardsFileSchema(Schema):
     labels = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.Raw(), values=fields.String()), required=True)
     summaries = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     phrases = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    messages = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     rules = fields.Dict(keys=fields.String(), values=fields.Nested(_RuleSchema), required=True)
     flags = fields.Dict(keys=fields.String(), values=fields.Nested(_FlagSchema), required=True)
     suggestions = fields.Dict(keys=fields.String(validate=validate.OneOf(["transplant-referral", "mrd-order"])), values=fields.Nested(_SuggestionSchema), required=True)
@@ -109,6 +110,7 @@ class CardTexts:
     labels: dict
     summaries: dict
     phrases: dict
+    messages: dict
     rules: dict
     flags: dict
     suggestions: dict
@@ -118,6 +120,10 @@ class CardTexts:
 
     def phrase(self, name: str, **values: object) -> str:
         return self.phrases[name].format(**values)
+
+    def message(self, message) -> str:
+        """The reviewed wording of a Message (service/features/model.py) with its values filled in."""
+        return self.messages[message.key].format(**dict(message.values))
 
     def fact_label(self, name: str) -> str:
         """A fact's label for clinicians; numbered facts (relapse1, relapse2) share one label."""
@@ -166,6 +172,27 @@ def _placeholders(template: str) -> set[str]:
         return {"<unbalanced braces>"}
 
 
+#: Messages the reader and the rules emit (service/features/model.py Message), with their values.
+MESSAGES: dict[str, frozenset[str]] = {
+    "contradiction_lineage": frozenset({"b_sources", "t_sources"}),
+    "contradiction_testis_female": frozenset({"sources"}),
+    "contradiction_id_clash": frozenset({"ref"}),
+    "contradiction_relapse_future": frozenset({"date", "sources"}),
+    "contradiction_relapse_before_diagnosis": frozenset({"date", "sources", "diagnosis_date", "diagnosis_source"}),
+    "contradiction_relapse_on_diagnosis_day": frozenset({"date", "sources", "diagnosis_date", "diagnosis_source"}),
+    "contradiction_birth_after_diagnosis": frozenset({"birth_date", "patient_source", "diagnosis_date", "diagnosis_source"}),
+    "contradiction_diagnosis_future": frozenset({"date", "source"}),
+    "note_partial_band": frozenset({"diagnosis_date", "relapse_date", "bands"}),
+    "note_mrd_early": frozenset({"source", "date", "days"}),
+    "note_partial_dates": frozenset(),
+    "note_recorded_date": frozenset({"ref", "date"}),
+    "note_one_relapse_or_two": frozenset({"first_date", "first_sources", "second_date", "second_sources"}),
+    "flag_ikzf1_type_not_stated": frozenset(),
+    "flag_age": frozenset({"years"}),
+    "flag_age_range": frozenset({"youngest", "oldest"}),
+    "flag_mrd_early": frozenset({"value", "days"}),
+}
+
 #: The values the renderer fills into summaries.
 SUMMARY_FIELDS = frozenset({"ordinal", "site", "months", "cog", "hsct", "missing", "count", "flags"})
 REQUIRED_SUMMARIES = ("assessment", "assessment_short", "missing", "missing_short", "contradiction", "flags", "flags_short")
@@ -192,12 +219,13 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
             problems.append(f"cards.yaml: summaries.{name} missing")
         elif unknown := _placeholders(cards["summaries"][name]) - SUMMARY_FIELDS:
             problems.append(f"cards.yaml: summaries.{name} uses {sorted(unknown)}; allowed: {sorted(SUMMARY_FIELDS)}")
-    for name, placeholders in PHRASES.items():
-        phrase = cards["phrases"].get(name)
-        if phrase is None:
-            problems.append(f"cards.yaml: phrases.{name} missing")
-        elif (found := _placeholders(phrase)) != placeholders:
-            problems.append(f"cards.yaml: phrases.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
+    for section, required in (("phrases", PHRASES), ("messages", MESSAGES)):
+        for name, placeholders in required.items():
+            text = cards[section].get(name)
+            if text is None:
+                problems.append(f"cards.yaml: {section}.{name} missing")
+            elif (found := _placeholders(text)) != placeholders:
+                problems.append(f"cards.yaml: {section}.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
     for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
         problems.append(f"cards.yaml: no text for rule {rule!r}")
     for flag in flag_names:
@@ -213,7 +241,7 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
                     problems.append(f"cards.yaml: {kind}.{key} cites reference {ref['ref']} absent from references.yaml")
     if problems:
         raise KnowledgeError(problems)
-    texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "phrases", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)
+    texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "phrases", "messages", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)
     _check_summary_lengths(texts, problems)
     if problems:
         raise KnowledgeError(problems)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..features.model import Features
+from ..features.model import Features, Message
 from .cog import cog_risk
 from .flags import FlagResult, prognostic_flags
 from .hsct import hsct_indication
@@ -33,8 +33,8 @@ class Assessment:
     hsct: Decision
     flags: FlagResult
     facts: tuple[Fact, ...]
-    contradictions: tuple[str, ...]
-    notes: tuple[str, ...]
+    contradictions: tuple[Message, ...]
+    notes: tuple[Message, ...]
     problems: tuple[str, ...]
     inputs: RuleInputs
     has_all_diagnosis: bool

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..features.dates import days_between, whole_years_between
-from ..features.model import Features, Measurement
-from .inputs import RuleInputs, early_mrd_caveat, mrd_is_high
+from ..features.model import Features, Measurement, Message
+from .inputs import RuleInputs, days_if_early, mrd_is_high
 
 AGE_10_PLUS = 10  # "Age 10 years and older at diagnosis ... independent predictor of poor outcome" [13]
 # "those older than age 15 years did much worse (3-year OS, 15%)" [18]. Reading: ages are in completed
@@ -31,7 +31,8 @@ FLAG_NAMES: tuple[str, ...] = (
 class Flag:
     name: str
     sources: tuple[str, ...]
-    detail: str = ""
+    #: A value quoted from the record (e.g. "12.0 %"), or a worded message for the card, or nothing.
+    detail: str | Message | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
         raised.append(Flag("tp53-alteration", features.gene_sources["tp53"]))
     ikzf1 = features.gene_sources.get("ikzf1", ()) + features.gene_sources.get("ikzf1-type-not-stated", ())
     if ikzf1:
-        unstated = "" if features.gene_sources.get("ikzf1") else "IKZF1 variant; the record does not say it is a deletion"
+        unstated = None if features.gene_sources.get("ikzf1") else Message.of("flag_ikzf1_type_not_stated")
         raised.append(Flag("ikzf1-deletion", ikzf1, unstated))
     etv6 = features.gene_sources.get("etv6-runx1", ()) + features.subtype_sources.get("etv6-runx1", ())
     if etv6:
@@ -64,8 +65,8 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
     if features.relapses or features.undated_relapse_sources:
         mrd = inputs.end_reinduction_mrd
         if mrd is not None and mrd_is_high(mrd):
-            caveat = early_mrd_caveat(mrd, features.assessed_relapse.date) if features.assessed_relapse else None
-            raised.append(Flag("high-mrd", (mrd.source,), f"{mrd.original}; {caveat}" if caveat else mrd.original))
+            days = days_if_early(mrd, features.assessed_relapse.date) if features.assessed_relapse else None
+            raised.append(Flag("high-mrd", (mrd.source,), Message.of("flag_mrd_early", value=mrd.original, days=days) if days else mrd.original))
         _blasts_flag(features, inputs, raised, not_assessed)
         _no_cr2_flag(features, raised)
         if possible.after_hsct == frozenset({True}):
@@ -86,7 +87,7 @@ def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> No
     oldest = whole_years_between(birth.earliest, dx.latest)
     sources = tuple(s for s in (features.patient_source, diagnosis.source) if s)
     imprecise = tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial)
-    shown = f"{youngest} years at diagnosis" if youngest == oldest else f"{youngest} to {oldest} years at diagnosis"
+    shown = Message.of("flag_age", years=youngest) if youngest == oldest else Message.of("flag_age_range", youngest=youngest, oldest=oldest)
     for flag, threshold in (("age-10-plus", AGE_10_PLUS), ("age-over-15", AGE_OVER_15_FROM)):
         if youngest >= threshold:
             raised.append(Flag(flag, sources, shown))

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 
 from ..features.dates import FhirDate
-from ..features.model import CNS, MARROW, TESTIS, Features, Measurement
+from ..features.model import CNS, MARROW, TESTIS, Features, Measurement, Message
 from .possible import BOOLS, LINEAGES, ORDERS, SITES, Possible
 from .timing import band_of
 
@@ -22,21 +22,21 @@ MRD_HIGH_AT = 1e-3
 REINDUCTION_DAYS = 28
 
 
-def early_mrd_caveat(mrd: Measurement, relapse: FhirDate) -> str | None:
-    """Says so when an MRD result may be dated before reinduction ends (partial dates: any day they allow)."""
+def days_if_early(mrd: Measurement, relapse: FhirDate) -> str | None:
+    """How long after the relapse an MRD result is dated ("3 days", "23 to 50 days" for a partial date),
+    when that may be before reinduction ends; None when it is certainly after."""
     soonest = (mrd.date.earliest - relapse.latest).days
     if soonest >= REINDUCTION_DAYS:
         return None
     latest = (mrd.date.latest - relapse.earliest).days
-    span = f"{max(soonest, 0)} to {latest} days" if latest != soonest else f"{soonest} day{'' if soonest == 1 else 's'}"
-    return f"is dated {span} after the relapse, before reinduction usually ends (about a month): check that it is not the relapse work-up"
+    return f"{max(soonest, 0)} to {latest} days" if latest != soonest else f"{soonest} day{'' if soonest == 1 else 's'}"
 
 
 @dataclass(frozen=True)
 class RuleInputs:
     possible: Possible
-    contradictions: tuple[str, ...]
-    notes: tuple[str, ...]
+    contradictions: tuple[Message, ...]
+    notes: tuple[Message, ...]
     end_reinduction_mrd: Measurement | None
 
 
@@ -64,8 +64,8 @@ def classify_sites(sites: frozenset[str], unknown: int, sex: str | None) -> froz
 def derive(features: Features) -> RuleInputs:
     """What the record allows each rule input to be. Missing facts keep every value they could take."""
     because: dict[str, tuple[str, ...]] = {}
-    contradictions: list[str] = []
-    notes: list[str] = []
+    contradictions: list[Message] = []
+    notes: list[Message] = []
     if "conditions" in features.unavailable:
         because.update(
             lineage=("immunophenotype",), site=("relapseSite",), band=("diagnosisDate", "relapseDate"),
@@ -76,11 +76,10 @@ def derive(features: Features) -> RuleInputs:
     # Lineage: B-precursor and T-cell codes together contradict each other.
     lineages = frozenset(features.lineage_sources)
     if len(lineages) > 1:
-        contradictions.append(
-            "immunophenotype recorded as both B-precursor ("
-            + ", ".join(features.lineage_sources["b-precursor"])
-            + ") and T-cell (" + ", ".join(features.lineage_sources["t-cell"]) + ")"
-        )
+        contradictions.append(Message.of(
+            "contradiction_lineage", b_sources=", ".join(features.lineage_sources["b-precursor"]),
+            t_sources=", ".join(features.lineage_sources["t-cell"]),
+        ))
     if len(lineages) != 1:
         lineages = frozenset(LINEAGES)
         because["lineage"] = ("immunophenotype",)
@@ -112,7 +111,7 @@ def derive(features: Features) -> RuleInputs:
         if len(sites) > 1:
             because["site"] = ("relapseSite",)
         if TESTIS in episode.sites and features.sex == "female":
-            contradictions.append(f"testicular relapse ({', '.join(episode.sources)}) recorded for a female patient")
+            contradictions.append(Message.of("contradiction_testis_female", sources=", ".join(episode.sources)))
         diagnosis = features.diagnosis
         if diagnosis is None:
             bands = frozenset(["<18", "18-36", ">36"])
@@ -127,20 +126,19 @@ def derive(features: Features) -> RuleInputs:
                 because["band"] = tuple(
                     name for name, d in (("diagnosisDate", diagnosis.date), ("relapseDate", episode.date)) if d.partial
                 )
-                notes.append(
-                    f"partial date: diagnosis {diagnosis.date} / relapse {episode.date} allow "
-                    f"{', '.join(sorted(bands))} months from diagnosis; the exact days are needed where it matters"
-                )
+                notes.append(Message.of(
+                    "note_partial_band", diagnosis_date=diagnosis.date, relapse_date=episode.date, bands=", ".join(sorted(bands)),
+                ))
     _check_order_of_events(features, contradictions)
-    contradictions.extend(f"{ref} was sent twice with different content; which is right cannot be told" for ref in features.id_clashes)
+    contradictions.extend(Message.of("contradiction_id_clash", ref=ref) for ref in features.id_clashes)
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
-    if mrd is not None and episode is not None and (caveat := early_mrd_caveat(mrd, episode.date)):
-        notes.append(f"the MRD result read as end-of-reinduction MRD ({mrd.source}, {mrd.date}) {caveat}")
+    if mrd is not None and episode is not None and (days := days_if_early(mrd, episode.date)):
+        notes.append(Message.of("note_mrd_early", source=mrd.source, date=mrd.date, days=days))
     partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
     if partial or (features.birth_date and features.birth_date.partial):
-        notes.append("some dates are partial: events are ordered by their earliest possible day")
+        notes.append(Message.of("note_partial_dates"))
     notes.extend(features.notes)
 
     possible = Possible(
@@ -150,7 +148,7 @@ def derive(features: Features) -> RuleInputs:
     return RuleInputs(possible, tuple(contradictions), tuple(notes), mrd)
 
 
-def _check_order_of_events(features: Features, contradictions: list[str]) -> None:
+def _check_order_of_events(features: Features, contradictions: list[Message]) -> None:
     """Contradictions the record certainly contains. Partial dates that merely MAY be out of order
     are not contradictions: their band is uncertain instead (see `derive`)."""
     diagnosis = features.diagnosis
@@ -158,21 +156,21 @@ def _check_order_of_events(features: Features, contradictions: list[str]) -> Non
     every_dated = sorted((*features.relapses, *features.ambiguous_relapses), key=lambda e: (e.date.earliest, e.sources))
     for episode in every_dated:
         if episode.date.earliest > features.as_of:
-            contradictions.append(f"relapse dated {episode.date} ({', '.join(episode.sources)}) is in the future")
+            contradictions.append(Message.of("contradiction_relapse_future", date=episode.date, sources=", ".join(episode.sources)))
         if diagnosis and episode.date.latest <= diagnosis.date.earliest:
-            contradictions.append(
-                f"relapse dated {episode.date} ({', '.join(episode.sources)}) is on or before the diagnosis "
-                f"dated {diagnosis.date} ({diagnosis.source})"
-                + (". If this is one Condition whose status was changed to relapse (as HL7 mCODE records it), its "
-                   "onset is the diagnosis date: record the relapse onset date" if episode.date == diagnosis.date else "")
-            )
+            # Same day: often one Condition whose status was changed to relapse (as HL7 mCODE records a
+            # new episode); the card says so.
+            key = "contradiction_relapse_on_diagnosis_day" if episode.date == diagnosis.date else "contradiction_relapse_before_diagnosis"
+            contradictions.append(Message.of(
+                key, date=episode.date, sources=", ".join(episode.sources), diagnosis_date=diagnosis.date, diagnosis_source=diagnosis.source,
+            ))
     if diagnosis and features.birth_date and features.birth_date.earliest > diagnosis.date.latest:
-        contradictions.append(
-            f"birth date {features.birth_date} ({features.patient_source}) is after the diagnosis dated "
-            f"{diagnosis.date} ({diagnosis.source})"
-        )
+        contradictions.append(Message.of(
+            "contradiction_birth_after_diagnosis", birth_date=features.birth_date, patient_source=features.patient_source,
+            diagnosis_date=diagnosis.date, diagnosis_source=diagnosis.source,
+        ))
     if diagnosis and diagnosis.date.earliest > features.as_of:
-        contradictions.append(f"diagnosis dated {diagnosis.date} ({diagnosis.source}) is in the future")
+        contradictions.append(Message.of("contradiction_diagnosis_future", date=diagnosis.date, source=diagnosis.source))
 
 
 def _unplaced_relapse_facts(features: Features) -> tuple[str, ...]:
