@@ -16,7 +16,6 @@ import time
 from contextlib import contextmanager
 from datetime import date
 
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
