@@ -104,3 +104,8 @@ def test_every_reason_a_relapse_cannot_be_placed_is_named(client):
     broken["onsetDateTime"] = "2017-02-30"
     got, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse(None), broken)
     assert {"readableRelapseRecord", "relapseDate"} <= set(got["missing"])
+
+
+def test_no_time_from_diagnosis_is_shown_for_a_relapse_dated_before_it(client):
+    got, _ = respond(client, patient(), diagnosis("2015-01-10"), relapse("2014-06-01"))
+    assert got["contradictions"] and not any(f["name"] == "monthsFromDiagnosis" for f in got["facts"])

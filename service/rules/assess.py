@@ -136,7 +136,7 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
     if features.undated_relapse_sources:
         facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, within 28 days of another, or not valid FHIR)", features.undated_relapse_sources))
     episode = features.assessed_relapse
-    if episode and diagnosis:
+    if episode and diagnosis and episode.date.latest > diagnosis.date.earliest:  # not for a relapse dated before it
         months = whole_months(diagnosis.date.earliest, episode.date.earliest)
         band = next(iter(inputs.possible.band)) if len(inputs.possible.band) == 1 else None
         facts.append(Fact("monthsFromDiagnosis", {"months": months, "band": band}, (diagnosis.source, *episode.sources)))
