@@ -114,7 +114,6 @@ def extract(
     fields.update(_read_conditions(reader, by_type["Condition"]))
     # A relapse Condition that is not valid FHIR is not "no relapse": it leaves the count unknown.
     fields["unreadable_relapse_sources"] = tuple(unreadable_relapses)
-    fields["undated_relapse_sources"] = fields["undated_relapse_sources"] + tuple(unreadable_relapses)
     fields["hsct_procedures"] = _read_procedures(reader, by_type["Procedure"])
     fields.update(_read_observations(reader, by_type["Observation"], specimens))
     fields["id_clashes"] = tuple(id_clashes)
@@ -188,7 +187,6 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
         ))
     relapses = _merge_same_day(relapses)
     relapses, ambiguous = _separate_uncertain_episodes(relapses, remissions, notes)
-    undated_relapses.extend(src for episode in ambiguous for src in episode.sources)
     return {
         "notes": tuple(notes),
         "all_diagnoses": tuple(diagnoses),

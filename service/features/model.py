@@ -78,10 +78,9 @@ class Features:
     lineage_not_stated_sources: tuple[str, ...] = ()
     subtype_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # etv6-runx1/bcr-abl1/kmt2a
     relapses: tuple[RelapseEpisode, ...] = ()  # sorted by date
-    #: Dated relapse records that cannot be told apart from a neighbour (one relapse or two?). Their
-    #: sources are also in `undated_relapse_sources`: nothing is placed in time on their account.
+    #: Dated relapse records that cannot be told apart from a neighbour (one relapse or two?).
     ambiguous_relapses: tuple[RelapseEpisode, ...] = ()
-    undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset, the ambiguous, the unreadable
+    undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset
     #: Conditions that may record a relapse but are not valid FHIR R4 (skipped, and named in problems).
     unreadable_relapse_sources: tuple[str, ...] = ()
     #: Resources the rules read that were sent twice under one id with different content.
@@ -103,6 +102,13 @@ class Features:
         """The Condition dating the diagnosis: the earliest dated ALL diagnosis."""
         dated = [d for d in self.all_diagnoses if d.date is not None]
         return min(dated, key=lambda d: (d.date.earliest, d.source)) if dated else None
+
+    @property
+    def unplaced_relapse_sources(self) -> tuple[str, ...]:
+        """Relapse records that cannot be placed in time (undated, ambiguous or unreadable): while there
+        are any, the relapse count and which relapse is the latest are unknown."""
+        ambiguous = tuple(src for episode in self.ambiguous_relapses for src in episode.sources)
+        return self.undated_relapse_sources + ambiguous + self.unreadable_relapse_sources
 
     @property
     def assessed_relapse(self) -> RelapseEpisode | None:

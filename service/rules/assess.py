@@ -100,14 +100,14 @@ def assess(features: Features) -> Assessment:
 
 def _hsct_after_relapse(features: Features) -> tuple[str, ...]:
     episode = features.assessed_relapse
-    if episode is None or features.undated_relapse_sources:
+    if episode is None or features.unplaced_relapse_sources:
         return ()
     return tuple(p.source for p in features.hsct_procedures if p.date is not None and p.date.earliest > episode.date.latest)
 
 
 def _relapse_number(features: Features) -> int | None:
     """Relapses counted by distinct onset dates; unknown when Conditions are unavailable or undated."""
-    if "conditions" in features.unavailable or features.undated_relapse_sources:
+    if "conditions" in features.unavailable or features.unplaced_relapse_sources:
         return None
     return len(features.relapses)
 
@@ -133,8 +133,8 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
         if episode.unstated_site_sources:
             sites.append("site not stated")
         facts.append(Fact(f"relapse{number}", {"date": episode.date.text, "sites": sites}, episode.sources, episode.date.text))
-    if features.undated_relapse_sources:
-        facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, within 28 days of another, or not valid FHIR)", features.undated_relapse_sources))
+    if features.unplaced_relapse_sources:
+        facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, within 28 days of another, or not valid FHIR)", features.unplaced_relapse_sources))
     episode = features.assessed_relapse
     if episode and diagnosis and episode.date.latest > diagnosis.date.earliest:  # not for a relapse dated before it
         months = whole_months(diagnosis.date.earliest, episode.date.earliest)

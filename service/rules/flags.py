@@ -62,7 +62,7 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
 
     _age_flags(features, raised, not_assessed)
 
-    if features.relapses or features.undated_relapse_sources:
+    if features.relapses or features.unplaced_relapse_sources:
         mrd = inputs.end_reinduction_mrd
         if mrd is not None and mrd_is_high(mrd):
             days = days_if_early(mrd, features.assessed_relapse.date) if features.assessed_relapse else None

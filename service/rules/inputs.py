@@ -85,7 +85,7 @@ def derive(features: Features) -> RuleInputs:
         because["lineage"] = ("immunophenotype",)
 
     episode = features.assessed_relapse
-    undated = len(features.undated_relapse_sources)
+    undated = len(features.unplaced_relapse_sources)
     dated = len(features.relapses)
 
     # Which relapse this is. Relapses are counted by distinct onset dates; an undated relapse
@@ -177,10 +177,11 @@ def _unplaced_relapse_facts(features: Features) -> tuple[str, ...]:
     """The missing facts that keep a relapse from being placed in time: a readable record (one was not
     valid FHIR), an onset date (one has none), or which records form one episode (dated records too
     close together to tell one relapse from two)."""
-    unreadable = set(features.unreadable_relapse_sources)
-    ambiguous = {src for episode in features.ambiguous_relapses for src in episode.sources}
-    undated = set(features.undated_relapse_sources) - unreadable - ambiguous
-    named = (("readableRelapseRecord", unreadable), ("relapseDate", undated), ("relapseEpisode", ambiguous))
+    named = (
+        ("readableRelapseRecord", features.unreadable_relapse_sources),
+        ("relapseDate", features.undated_relapse_sources),
+        ("relapseEpisode", features.ambiguous_relapses),
+    )
     return tuple(name for name, sources in named if sources) or ("relapseDate",)
 
 
@@ -192,7 +193,7 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
     episode = features.assessed_relapse
     if not features.hsct_procedures:
         return frozenset({False})
-    if episode is None or features.undated_relapse_sources:
+    if episode is None or features.unplaced_relapse_sources:
         because["after_hsct"] = _unplaced_relapse_facts(features)
         return frozenset(BOOLS)
     if any(p.date is not None and p.date.latest < episode.date.earliest for p in features.hsct_procedures):
@@ -207,7 +208,7 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
 def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]) -> tuple[Measurement | None, frozenset[bool]]:
     """The first bone-marrow MRD result dated after the assessed relapse, and whether it is high."""
     episode = features.assessed_relapse
-    if episode is None or features.undated_relapse_sources:
+    if episode is None or features.unplaced_relapse_sources:
         # Which result is "end of reinduction" depends on the relapse date: that is what is missing.
         because["mrd_high"] = _unplaced_relapse_facts(features)
         return None, frozenset(BOOLS)
