@@ -4,6 +4,7 @@ seed figures, the evidence as PubMed links with levels, and suggestions that are
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -64,36 +65,62 @@ def test_suggestions_are_valid_fhir_r4_service_requests_for_this_patient(answers
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])
-def test_the_detail_shows_facts_rule_figures_and_evidence(answers, knowledge, name):
+def test_the_basis_card_shows_facts_rule_figures_and_every_reference(answers, knowledge, name):
     _, assessment, cards = answers[name]
     texts = knowledge.cards
-    main = [c for c in cards if kind(c) in ("assessment", "missing", "contradiction")]
     if not cards:
         assert assessment["relapseNumber"] == 0
         return
+    main = [c for c in cards if kind(c) in ("assessment", "missing", "contradiction")]
     assert main, "a relapsed patient gets an assessment, missing-data or contradiction card"
-    detail = plain(" ".join(c["detail"] for c in main))
+    basis = [c for c in cards if kind(c) == "basis"]
+    assert len(basis) == 1 and cards[-1] is basis[0], "the basis card comes once, last"
+    text = plain(basis[0]["detail"])
     for fact in assessment["facts"]:
-        for source in fact["source"]:
-            assert source in detail, f"fact {fact['name']} source {source} not on the card"
-        if fact.get("date"):
-            assert fact["date"] in detail
-    assessment_cards = [c for c in cards if kind(c) == "assessment"]
-    for card in assessment_cards:
+        assert f"| {texts.fact_label(fact['name'])} |" in text
+    cited = set()
+    for decision in ("hsct", "cogRisk"):
+        if assessment[decision] == "undetermined" and assessment["missing"]:
+            continue
+        for rule_id in assessment["rules"][decision]:
+            rule = texts.rules[rule_id]
+            assert rule["statement"] in text
+            if rule["survival"]:
+                assert rule["survival"] in text
+            cited |= {(r["ref"], r.get("level")) for r in rule["refs"]}
+    for flag in assessment["flags"]:
+        cited |= {(r["ref"], r.get("level")) for r in texts.flags[flag]["refs"]}
+    numbers = [int(n) for n in re.findall(r"^- \[(\d+)\]", text, re.MULTILINE)]
+    assert numbers == sorted({int(n) for n, _ in cited}), "every reference once, in the summary's order"
+    for number, level in cited:
+        assert texts.references[number].url in basis[0]["detail"]
+        if level:
+            assert re.search(rf"^- \[{number}\] .*level of evidence {level}", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_the_main_card_leads_with_the_decision_and_cites_at_most_three_references(answers, knowledge, name):
+    _, assessment, cards = answers[name]
+    texts = knowledge.cards
+    for card in [c for c in cards if kind(c) == "assessment"]:
         text = plain(card["detail"])
-        for decision in ("cogRisk", "hsct"):
-            if assessment[decision] == "undetermined" and assessment["missing"]:
-                continue
-            for rule_id in assessment["rules"][decision]:
-                rule = texts.rules[rule_id]
-                assert rule["statement"] in text
-                if rule["survival"]:
-                    assert rule["survival"] in text
-                for ref in rule["refs"]:
-                    reference = texts.references[ref["ref"]]
-                    assert reference.url in card["detail"]
-                    if ref.get("level"):
-                        assert f"[{ref['ref']}]" in text and f"Level of evidence: {ref['level']}" in text
+        first = text.split("\n")[0]
+        assert texts.labels["cogRisk"][assessment["cogRisk"]] in first and texts.labels["hsct"][assessment["hsct"]] in first
+        numbers = re.findall(r"\[(\d+)\] \[", text)
+        assert 1 <= len(numbers) <= 3 and numbers == sorted(numbers, key=int)
+        shown = [r for d in ("hsct", "cogRisk") if not (assessment[d] == "undetermined" and assessment["missing"]) for r in assessment["rules"][d]]
+        rule_refs = {r["ref"]: r for rule in shown for r in texts.rules[rule]["refs"]}
+        for number in numbers:
+            assert number in rule_refs, "only references of the rules that decided"
+            if rule_refs[number].get("level"):
+                assert f"[{number}] [" in text and f"level of evidence {rule_refs[number]['level']}" in text
+    for card in cards:
+        text = plain(card["detail"])
+        for rule in {*assessment["rules"]["cogRisk"], *assessment["rules"]["hsct"]} - {"contradiction"}:
+            assert rule not in text, "rule ids stay in the extension"
+        if kind(card) in ("assessment", "flags", "missing"):
+            for fact in assessment["facts"]:
+                assert not any(src in text for src in fact["source"]), "FHIR ids stay in the extension"
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -99,6 +99,9 @@ class Reference:
     citation: str
     url: str
     pmid_verified: bool
+    #: First author's surname and the year, for a short citation ("Eapen et al., 2006").
+    author: str = ""
+    year: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class CardTexts:
     override_reasons: list
     override_system: str
     references: dict[str, Reference]
+    #: cards/layout.yaml (service/knowledge/layout.py): how cards are laid out, values as clinicians write them.
+    layout: dict = field(default_factory=dict)
 
     def phrase(self, name: str, **values: object) -> str:
         return self.phrases[name].format(**values)
@@ -140,13 +145,27 @@ class CardTexts:
         return table.get(key, table.get(str(key), str(key)))
 
 
+#: "Journal 107 (12): 4961-7, 2006." -> volume 107, first page 4961, year 2006.
+_VOLUME_PAGE_YEAR = re.compile(r"\s(\d+)\s*(?:\([^)]*\))?:\s*([A-Za-z]?\d+)[^,]*,\s*((?:19|20)\d\d)\.?\s*$")
+
+
+_AUTHOR = re.compile(r"[^\W\d_][\w'\- ]{0,60}")
+
+
 def _reference(number: str, body: dict) -> Reference:
-    """PubMed link: the article page when its PMID was verified, else a PubMed search for the exact title."""
+    """PubMed link: the article page when its PMID was verified, else a PubMed search matching the
+    citation (first author, volume, first page: one article), else one for the exact title."""
+    first = re.split(r"[,:]", body["citation"].strip(), maxsplit=1)[0].strip()  # "von Stackelberg A"
+    surname = first.rsplit(" ", 1)[0] if " " in first else first
+    cited = _VOLUME_PAGE_YEAR.search(body["citation"])
+    year = cited.group(3) if cited else ""
     if body.get("pmid"):
         url = f"https://pubmed.ncbi.nlm.nih.gov/{body['pmid']}/"
+    elif cited and _AUTHOR.fullmatch(first):
+        url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(f'{first}[au] {cited.group(1)}[vi] {cited.group(2)}[pg]')}"
     else:
         url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(body['title'] + '[Title]')}"
-    return Reference(number, body["citation"], url, bool(body.get("pmid")))
+    return Reference(number, body["citation"], url, bool(body.get("pmid")), surname, year)
 
 
 #: Phrases the renderer needs, with the placeholders each must carry (no more, no fewer).
