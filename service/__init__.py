@@ -7,7 +7,7 @@ import logging
 
 from flask import Flask
 
-from .config import Settings
+from .config import Settings, demo_page_enabled
 from .definition import relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
@@ -36,6 +36,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.routes import bp
 
     app.register_blueprint(bp)
+    if demo_page_enabled():  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
+        from .web import bp as web_bp
+
+        app.register_blueprint(web_bp)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)
     # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing

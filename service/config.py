@@ -65,3 +65,14 @@ class Settings:
 
     def describe(self) -> dict:
         return {f.name: (list(map(str, v)) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self) if f.name != "extras"}
+
+
+def demo_page_enabled() -> bool:
+    """The testing page at `/` (service/web/): on in open mode, off once trusted clients are configured
+    (RELAPSE_CDS_CLIENTS), unless RELAPSE_CDS_DEMO_PAGE=on; RELAPSE_CDS_DEMO_PAGE=off turns it off."""
+    setting = os.environ.get("RELAPSE_CDS_DEMO_PAGE", "").strip().lower()
+    if setting in ("on", "off"):
+        return setting == "on"
+    if setting:
+        raise ValueError(f"RELAPSE_CDS_DEMO_PAGE must be 'on' or 'off', got {setting[:32]!r}")
+    return not os.environ.get("RELAPSE_CDS_CLIENTS", "").strip()
