@@ -164,10 +164,10 @@ def _level(texts: CardTexts, ref: dict) -> str:
     return _layout(texts, "phrases", "level", level=md(ref["level"])) if ref.get("level") else ""
 
 
-def _cited(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str, ...] = ()) -> list[dict]:
+def _cited(texts: CardTexts, rule_ids: tuple[str, ...], flags: tuple = ()) -> list[dict]:
     """The references rules and flags cite, each once, in the order of the summary's reference list."""
     refs: dict[str, dict] = {}
-    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flags[f] for f in flag_names]:
+    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flag_text(f.name, f.variant) for f in flags]:
         for ref in source.get("refs", []):
             if ref["ref"] not in refs or (ref.get("level") and not refs[ref["ref"]].get("level")):
                 refs[ref["ref"]] = ref
@@ -309,7 +309,7 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     v = _relapse_values(a, texts)
     values = {
         "ordinal": v["ordinal"], "site": texts.label("site", v["site"]), "months": v["months"]["months"] if v["months"] else None,
-        "cog": texts.label("cogRisk", a.cog.value), "hsct": texts.label("hsct", a.hsct.value),
+        "cog": texts.label("cogRisk", a.cog.value), "hsct": _hsct_label(a, texts),
     }
     name = "assessment" if v["site"] != "unknown" and values["months"] is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
@@ -328,10 +328,23 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
         lines += [_short_references(texts, decisive), ""]
     lines.append(_basis_pointer(texts))
     card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    if patient_id and a.hsct.value in ("recommended", "consider") and not a.hsct_after_relapse:
-        card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
+    if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
+        # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
+        # never marked as recommended, so the two cannot be mistaken for one another.
+        kind, recommended = _TRANSPLANT_SUGGESTION[a.hsct.value]
+        card["suggestions"] = [_suggestion(texts, kind, patient_id, recommended)]
         card["selectionBehavior"] = "at-most-one"
     return card
+
+
+_TRANSPLANT_SUGGESTION = {"recommended": ("transplant-referral", True), "consider": ("transplant-discussion", False)}
+
+
+def _hsct_label(a: Assessment, texts: CardTexts) -> str:
+    """The HSCT answer in the PDQ summary's own strength: worded by the rule that produced it."""
+    if a.hsct.value == UNDETERMINED and a.hsct.missing:
+        return texts.label("hsct", UNDETERMINED)
+    return texts.hsct_label(a.hsct.rules, a.hsct.value)
 
 
 def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
@@ -373,13 +386,13 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     summary = _fit(texts, "flags", "flags_short", flags=", ".join(labels), count=len(labels))
     lines = []
     for flag in a.flags.raised:
-        body = texts.flags[flag.name]
+        label, body = texts.flags[flag.name]["label"], texts.flag_text(flag.name, flag.variant)
         extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else _flag_value(a, texts, flag))})" if flag.detail else ""
         refs = " ".join(
             _layout(texts, "phrases", "flag_refs", number=ref["ref"], url=texts.references[ref["ref"]].url)
             for ref in sorted(body["refs"], key=lambda r: int(r["ref"]))
         )
-        lines.append("- " + _layout(texts, "phrases", "flag_item", label=md(body["label"]), detail=extra, evidence=body["evidence"], refs=refs))
+        lines.append("- " + _layout(texts, "phrases", "flag_item", label=md(label), detail=extra, evidence=body["evidence"], refs=refs))
     return _card("flags", summary, "info", "\n".join(lines), texts)
 
 
@@ -411,7 +424,7 @@ def _basis_card(a: Assessment, texts: CardTexts) -> dict:
             for f, miss in a.flags.not_assessed
         ]
     lines += _records_section(texts, a)
-    refs = _cited(texts, shown, tuple(f.name for f in a.flags.raised))
+    refs = _cited(texts, shown, a.flags.raised)
     if refs:
         lines += ["", _layout(texts, "phrases", "references_heading"), *_full_references(texts, refs)]
     return _card("basis", texts.layout["basis"]["summary"], "info", "\n".join(lines), texts)

@@ -44,14 +44,22 @@ def test_every_card_carries_what_the_issue_requires(answers, knowledge, name):
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])
-def test_suggestions_are_valid_fhir_r4_service_requests_for_this_patient(answers, name):
+def test_suggestions_are_valid_fhir_r4_service_requests_for_this_patient(answers, knowledge, name):
     request, assessment, cards = answers[name]
     patient_id = request["context"]["patientId"]
-    referrals = [s for c in cards for s in c.get("suggestions", []) if "HSCT" in s["label"]]
-    if assessment["hsct"] in ("recommended", "consider") and not any(f["name"] == "hsctAfterRelapse" for f in assessment["facts"]):
-        assert len(referrals) == 1 and referrals[0]["isRecommended"] == (assessment["hsct"] == "recommended")
+    texts = knowledge.cards.suggestions
+    labels = [s["label"] for c in cards for s in c.get("suggestions", [])]
+    referrals = [s for c in cards for s in c.get("suggestions", []) if s["label"] == texts["transplant-referral"]["label"]]
+    discussions = [s for c in cards for s in c.get("suggestions", []) if s["label"] == texts["transplant-discussion"]["label"]]
+    done = any(f["name"] == "hsctAfterRelapse" for f in assessment["facts"])
+    # `recommended`: one referral, marked recommended. `consider`: a transplant-team discussion, never
+    # marked recommended and never a referral. Anything else: neither.
+    if assessment["hsct"] == "recommended" and not done:
+        assert len(referrals) == 1 and referrals[0]["isRecommended"] is True and discussions == []
+    elif assessment["hsct"] == "consider" and not done:
+        assert referrals == [] and len(discussions) == 1 and discussions[0]["isRecommended"] is False
     else:
-        assert referrals == []
+        assert referrals == [] and discussions == [], labels
     for card in cards:
         if "suggestions" in card:
             assert card["selectionBehavior"] == "at-most-one"
@@ -88,8 +96,12 @@ def test_the_basis_card_shows_facts_rule_figures_and_every_reference(answers, kn
             if rule["survival"]:
                 assert rule["survival"] in text
             cited |= {(r["ref"], r.get("level")) for r in rule["refs"]}
-    for flag in assessment["flags"]:
-        cited |= {(r["ref"], r.get("level")) for r in texts.flags[flag]["refs"]}
+    flags_card = [c for c in cards if kind(c) == "flags"]
+    on_flags_card = set(re.findall(r"\[(\d+)\]\(", flags_card[0]["detail"])) if flags_card else set()
+    for flag in assessment["flags"]:  # the flag's text for its subgroup: the references its card cites
+        body = texts.flags[flag]
+        every = body["refs"] + [r for v in body.get("variants", {}).values() for r in v["refs"]]
+        cited |= {(r["ref"], r.get("level")) for r in every if r["ref"] in on_flags_card}
     numbers = [int(n) for n in re.findall(r"^- \[(\d+)\]", text, re.MULTILINE)]
     assert numbers == sorted({int(n) for n, _ in cited}), "every reference once, in the summary's order"
     for number, level in cited:
@@ -105,7 +117,8 @@ def test_the_main_card_leads_with_the_decision_and_cites_at_most_three_reference
     for card in [c for c in cards if kind(c) == "assessment"]:
         text = plain(card["detail"])
         first = text.split("\n")[0]
-        assert texts.labels["cogRisk"][assessment["cogRisk"]] in first and texts.labels["hsct"][assessment["hsct"]] in first
+        hsct = texts.label("hsct", "undetermined") if assessment["hsct"] == "undetermined" and assessment["missing"] else texts.hsct_label(tuple(assessment["rules"]["hsct"]), assessment["hsct"])
+        assert texts.labels["cogRisk"][assessment["cogRisk"]] in first and hsct in first
         numbers = re.findall(r"\[(\d+)\] \[", text)
         assert 1 <= len(numbers) <= 3 and numbers == sorted(numbers, key=int)
         shown = [r for d in ("hsct", "cogRisk") if not (assessment[d] == "undetermined" and assessment["missing"]) for r in assessment["rules"][d]]
@@ -133,7 +146,8 @@ def test_the_flags_card_gives_the_seed_figure_for_each_flag(answers, knowledge, 
     assert len(flag_cards) == 1
     text = plain(flag_cards[0]["detail"])
     for flag in assessment["flags"]:
-        assert knowledge.cards.flags[flag]["evidence"] in text
+        body = knowledge.cards.flags[flag]
+        assert any(t["evidence"] in text for t in (body, *body.get("variants", {}).values()))
 
 
 def test_the_tp53_card_quotes_efs_9_vs_49(answers):

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from ..features.dates import FhirDate
 from ..features.model import Features, Measurement
-from .inputs import REINDUCTION_DAYS, RuleInputs
-
-#: A marrow result this many days before the relapse, up to the end of reinduction, is the relapse work-up.
-WORKUP_DAYS_BEFORE = 7
+from .inputs import RuleInputs, in_workup
 
 # Event kinds (stable names: the page and the extension use them).
 DIAGNOSIS, ALL_RECORD, NO_REMISSION = "diagnosis", "all-record", "no-remission"
@@ -79,10 +76,8 @@ def _mrd_role(m: Measurement, features: Features, inputs: RuleInputs) -> str:
         return SITE_UNKNOWN
     if m.value is None:
         return UNREADABLE
-    for episode in features.relapses:
-        days = (m.date.earliest - episode.date.earliest).days
-        if -WORKUP_DAYS_BEFORE <= days < REINDUCTION_DAYS:
-            return WORKUP
+    if any(in_workup(m, episode.date) for episode in features.relapses):
+        return WORKUP
     episode = features.assessed_relapse
     if episode is not None and m.date.earliest < episode.date.earliest:
         return BEFORE_RELAPSE
