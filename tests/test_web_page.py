@@ -57,7 +57,8 @@ def test_the_examples_are_the_synthetic_fixture_patients_one_per_situation(app):
     assert len({e["title"] for e in listed}) == len(listed)
     for example in listed:
         bundle = raw.get(f"/examples/{example['id']}").get_json()
-        assert bundle == load_fixture(FIXTURES / f"{example['id']}.json")["bundle"], "examples stay the tested fixtures"
+        fixture = load_fixture(FIXTURES / f"{example['id']}.json")
+        assert bundle == fixture["bundle"] and example["description"] == fixture["description"], "examples stay the tested fixtures"
         assert (EXAMPLES / f"{example['id']}.json").is_file()
     assert raw.get("/examples/..%2Fconfig").status_code == 404
     assert raw.get("/examples/not-an-example").status_code == 404
