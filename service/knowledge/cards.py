@@ -218,6 +218,18 @@ def _placeholders(template: str) -> set[str]:
         return {"<unbalanced braces>"}
 
 
+def template_problems(where: str, texts: dict, required: dict[str, frozenset[str]]) -> list[str]:
+    """Every required template present, each with exactly its placeholders (no more, no fewer)."""
+    problems = []
+    for name, placeholders in required.items():
+        text = texts.get(name)
+        if text is None:
+            problems.append(f"{where}.{name} missing")
+        elif (found := _placeholders(text)) != placeholders:
+            problems.append(f"{where}.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
+    return problems
+
+
 #: Messages the reader and the rules emit (service/features/model.py Message), with their values.
 MESSAGES: dict[str, frozenset[str]] = {
     "contradiction_lineage": frozenset({"b_sources", "t_sources"}),
@@ -264,12 +276,7 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
         elif unknown := _placeholders(cards["summaries"][name]) - SUMMARY_FIELDS:
             problems.append(f"cards.yaml: summaries.{name} uses {sorted(unknown)}; allowed: {sorted(SUMMARY_FIELDS)}")
     for section, required in (("phrases", PHRASES), ("messages", MESSAGES)):
-        for name, placeholders in required.items():
-            text = cards[section].get(name)
-            if text is None:
-                problems.append(f"cards.yaml: {section}.{name} missing")
-            elif (found := _placeholders(text)) != placeholders:
-                problems.append(f"cards.yaml: {section}.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
+        problems += template_problems(f"cards.yaml: {section}", cards[section], required)
     for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
         problems.append(f"cards.yaml: no text for rule {rule!r}")
     for flag in flag_names:

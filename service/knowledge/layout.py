@@ -11,7 +11,7 @@ from pathlib import Path
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .cards import _placeholders
+from .cards import template_problems
 from .errors import KnowledgeError
 from .mappings import _flatten, _read_yaml
 
@@ -65,12 +65,7 @@ def load_layout(path: Path, rule_refs: dict[str, list[str]], references: set[str
         raise KnowledgeError([f"layout: {line}" for line in _flatten(exc.messages)]) from exc
     problems: list[str] = []
     for section, templates in TEMPLATES.items():
-        for name, wanted in templates.items():
-            text = layout[section].get(name)
-            if text is None:
-                problems.append(f"layout.yaml: {section}.{name} missing")
-            elif (found := _placeholders(text)) != wanted:
-                problems.append(f"layout.yaml: {section}.{name} must use exactly {sorted(wanted)}, uses {sorted(found)}")
+        problems += template_problems(f"layout.yaml: {section}", layout[section], templates)
     for table in VALUE_TABLES:
         if not isinstance(layout["values"].get(table), dict):
             problems.append(f"layout.yaml: values.{table} missing")
