@@ -66,11 +66,15 @@ def months_text(texts: CardTexts, value: dict) -> str:
     return texts.layout["formats"]["months"].format(months=value.get("months"), band=value_of(texts, "band", band))
 
 
-def fact_value(texts: CardTexts, a: Assessment, fact: Fact) -> str:
+def measurements_by_source(a: Assessment) -> dict[str, Event]:
+    """MRD and blast results of the timeline by their FHIR reference (built once per card)."""
+    return {e.sources[0]: e for e in a.timeline if e.kind in ("mrd", "blasts")}
+
+
+def fact_value(texts: CardTexts, fact: Fact, by_source: dict[str, Event]) -> str:
     """A fact's value in clinicians' words (the extension keeps the machine value)."""
     name, value = fact.name, fact.value
     layout_values = texts.layout["values"]
-    by_source = {src: e for e in a.timeline for src in e.sources}
     if name in ("birthDate", "diagnosisDate"):
         return date_text(texts, str(value))
     if name == "sex":

@@ -15,12 +15,12 @@ import uuid
 from dataclasses import dataclass
 
 from .features.model import Message
-from .formatting import date_text, fact_value, measured, months_text, mrd_text, value_of
+from .formatting import date_text, fact_value, measured, measurements_by_source, mrd_text, value_of
 from .knowledge import Knowledge
 from .knowledge.cards import SUMMARY_LIMIT, CardTexts
 from .knowledge.layout import MAIN_CARD_REFS
 from .rules.assess import Assessment, Fact
-from .rules.possible import UNDETERMINED, Decision
+from .rules.possible import UNDETERMINED
 from .rules.timeline import Event
 
 EXTENSION_KEY = "org.relapse-cds.assessment"
@@ -155,8 +155,9 @@ def _facts_table(texts: CardTexts, a: Assessment) -> str:
     if not a.facts:
         return texts.phrase("no_facts")
     rows = [_layout(texts, "phrases", "facts_table_header"), "|---|---|---|"]
+    by_source = measurements_by_source(a)
     for f in a.facts:
-        rows.append(f"| {md(texts.fact_label(f.name))} | {md(fact_value(texts, a, f))} | {md(date_text(texts, f.date))} |")
+        rows.append(f"| {md(texts.fact_label(f.name))} | {md(fact_value(texts, f, by_source))} | {md(date_text(texts, f.date))} |")
     return "\n".join(rows)
 
 

@@ -197,17 +197,14 @@ def _reference(number: str, body: dict) -> Reference:
 
 #: Phrases the renderer needs, with the placeholders each must carry (no more, no fewer).
 PHRASES: dict[str, frozenset[str]] = {
-    "decision_line": frozenset({"cog", "hsct"}), "relapse_line": frozenset({"ordinal", "site", "band"}),
-    "rule_line": frozenset({"heading", "rule_id", "statement"}), "outcome_line": frozenset({"survival"}),
+    "decision_line": frozenset({"cog", "hsct"}), "outcome_line": frozenset({"survival"}),
     "heading_cog": frozenset(), "heading_hsct": frozenset(), "decision_cog": frozenset(), "decision_hsct": frozenset(),
     "hsct_already_done": frozenset({"sources"}), "undetermined_until": frozenset({"missing"}),
-    "facts_used": frozenset(), "facts_read": frozenset(), "facts_table_header": frozenset(), "no_facts": frozenset(),
+    "facts_used": frozenset(), "facts_read": frozenset(), "no_facts": frozenset(),
     "not_assessed_heading": frozenset(), "not_assessed_item": frozenset({"flag", "missing"}),
-    "notes_heading": frozenset(), "records_heading": frozenset(), "more_items": frozenset({"count"}),
-    "evidence_heading": frozenset(), "level_of_evidence": frozenset({"level"}), "pubmed": frozenset(),
+    "notes_heading": frozenset(), "records_heading": frozenset(), "more_items": frozenset({"count"}), "pubmed": frozenset(),
     "pubmed_search": frozenset(), "withheld": frozenset(), "could_be": frozenset({"decision", "options", "missing"}),
     "missing_heading": frozenset(), "contradicts_heading": frozenset(),
-    "flag_line": frozenset({"label", "detail", "evidence", "sources"}),
 }
 
 def _placeholders(template: str) -> set[str]:
