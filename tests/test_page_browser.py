@@ -133,6 +133,19 @@ def test_a_fact_opens_the_json_of_its_fhir_resource(page):
     assert json.loads(shown[len(ref):])["resourceType"] == resource_type
 
 
+def test_an_uploaded_cds_hooks_request_is_sent_as_it_is(page, server):
+    bundle = requests.get(f"{server}/examples/b-late-marrow-high-mrd-high-blasts", timeout=10).json()
+    request = as_request(bundle)
+    api = requests.post(server + SERVICE_URL, json=request, timeout=10).json()
+    page.set_input_files("#file-input", files=[{"name": "request.json", "mimeType": "application/json", "buffer": json.dumps(request).encode()}])
+    page.wait_for_function("document.querySelector('[data-testid=bundle-input]').value.length > 0")
+    assess(page)
+    assert page.locator("[data-testid=card-summary]").all_inner_texts() == [c["summary"] for c in api["cards"]]
+    page.locator("[data-testid=fact-source]").last.click()
+    assert '"resourceType"' in page.locator("#resource-view").inner_text(), "facts link to the request's prefetch resources"
+    assert page.errors == []
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("{not json", "not JSON"),
     ("[1, 2]", "not an object"),
