@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .features.model import Message
 from .formatting import date_text, fact_value, measured, measurements_by_source, mrd_text, value_of
@@ -20,7 +20,8 @@ from .knowledge import Knowledge
 from .knowledge.cards import SUMMARY_LIMIT, CardTexts
 from .knowledge.layout import MAIN_CARD_REFS
 from .rules.assess import Assessment, Fact
-from .rules.possible import UNDETERMINED
+from .rules.hsct import hsct_indication
+from .rules.possible import UNDETERMINED, Readings
 from .rules.timeline import Event
 
 EXTENSION_KEY = "org.relapse-cds.assessment"
@@ -286,11 +287,23 @@ def _deciding_line(a: Assessment, texts: CardTexts) -> str:
     if a.inputs.possible.after_hsct == frozenset({True}):
         parts.append(_layout(texts, "deciding", "after_hsct"))
     mrd = a.inputs.end_reinduction_mrd
-    if mrd is not None:
+    if mrd is not None and _mrd_decides(a):
         shown = mrd_text(texts, mrd.value, mrd.comparator) if mrd.value is not None else mrd.original
         parts.append(_layout(texts, "deciding", "mrd", mrd=shown))
     line = ", ".join(parts)
     return md(line[:1].upper() + line[1:]) + "."
+
+
+def _mrd_decides(a: Assessment) -> bool:
+    """Would the HSCT answer differ were the end-of-reinduction MRD on the other side of 10^-3? Only
+    then is the MRD one of the facts that decided it (a CNS relapse's answer does not turn on it)."""
+    possible = a.inputs.possible
+    options = possible.options if isinstance(possible, Readings) else (possible,)
+    for option in options:
+        for case in option.cases():
+            if hsct_indication(case).value != hsct_indication(replace(case, mrd_high=not case.mrd_high)).value:
+                return True
+    return False
 
 
 def _figure(a: Assessment, texts: CardTexts) -> list[str]:

@@ -165,3 +165,14 @@ def test_facts_are_shown_under_labels_a_clinician_reads(answers, knowledge, name
         assert label != fact["name"], f"fact {fact['name']} has no label in cards.yaml labels.facts"
         if cards:  # a patient with no relapse gets no card
             assert f"| {label} |" in detail
+
+
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_the_mrd_is_among_the_deciding_facts_only_where_the_answer_turns_on_it(answers, name):
+    _, assessment, cards = answers[name]
+    main = [c for c in cards if kind(c) == "assessment"]
+    if not main:
+        return
+    turns_on_mrd = any(r.startswith("hsct.late-b-marrow") for r in assessment["rules"]["hsct"])
+    has_mrd = any(f["name"] == "endReinductionMrd" for f in assessment["facts"])
+    assert ("end-of-reinduction MRD" in plain(main[0]["detail"]).split("\n")[2]) == (turns_on_mrd and has_mrd)
