@@ -95,8 +95,12 @@ def fact_value(texts: CardTexts, fact: Fact, by_source: dict[str, Event]) -> str
         return str(layout_values["hsct"])
     if value is True:
         return str(layout_values["recorded"])
-    if name in ("endReinductionMrd", "peripheralBlasts"):
+    if name in ("endReinductionMrd", "peripheralBlasts", "relapseWorkupMrd"):
         return measured(texts, by_source.get(fact.sources[0])) or str(value)
+    if name in ("mrdNotFromMarrow", "mrdSiteUnknown"):  # the value, and why it was not used
+        event = by_source.get(fact.sources[0])
+        shown = measured(texts, event)
+        return f"{shown}; {texts.layout['mrd_roles'][event.role]}" if shown and event.role else str(value)
     return plain(value)
 
 
