@@ -50,7 +50,10 @@
 
   function shortLabel(event) {
     if (event.kind === "relapse" || event.kind === "relapse-unplaced") return (event.sites || []).join(" + ") || event.label;
-    if (event.kind === "mrd") return (event.display || event.value || "").split(" (")[0] + (event.role === "end-of-reinduction" ? " EoR" : event.role === "relapse-work-up" ? " work-up" : "");
+    if (event.kind === "mrd") {
+      const role = { "end-of-reinduction": " · end of reinduction", "relapse-work-up": " · work-up" }[event.role] || "";
+      return (event.display || event.value || "").split(" (")[0] + role;
+    }
     if (event.kind === "blasts") return event.display || event.value || "";
     return event.label;
   }
