@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from conftest import SERVICE_URL
 from server_process import ROOT, free_port, running
@@ -138,7 +140,7 @@ def test_an_uploaded_cds_hooks_request_is_sent_as_it_is(page, server):
     request = as_request(bundle)
     api = requests.post(server + SERVICE_URL, json=request, timeout=10).json()
     page.set_input_files("#file-input", files=[{"name": "request.json", "mimeType": "application/json", "buffer": json.dumps(request).encode()}])
-    page.wait_for_function("document.querySelector('[data-testid=bundle-input]').value.length > 0")
+    expect(page.locator("[data-testid=bundle-input]")).to_have_value(re.compile(r"patient-view"))
     assess(page)
     assert page.locator("[data-testid=card-summary]").all_inner_texts() == [c["summary"] for c in api["cards"]]
     page.locator("[data-testid=fact-source]").last.click()
