@@ -232,8 +232,9 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     }
     name = "assessment" if site != "unknown" and months is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
-    # An HSCT indication (recommended, or to be considered) or high risk calls for a decision: warning.
-    indicator = "warning" if a.hsct.value in ("recommended", "consider") or a.cog.value == "high" else "info"
+    # A transplant recommendation or COG high risk calls for a decision: warning. `consider` is info (it
+    # must not look like `recommended`), unless the risk group is high.
+    indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
 
     lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), ""]
     band = next(iter(possible.band)) if len(possible.band) == 1 else None
@@ -281,16 +282,20 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     blocked = [(phrase, group, d) for phrase, group, d in (("decision_cog", "cogRisk", a.cog), ("decision_hsct", "hsct", a.hsct)) if d.value == UNDETERMINED]
     lines = [texts.phrase("withheld"), ""]
     for phrase, group, decision in blocked:
-        options = ", ".join(texts.label(group, v) for v in decision.open_values)
+        options = ", ".join(
+            texts.hsct_label(decision.rules_for(v), v) if group == "hsct" else texts.label(group, v) for v in decision.open_values
+        )
         depends = "; ".join(texts.label("missing", m) for m in decision.missing)
         lines.append("- " + texts.phrase("could_be", decision=texts.phrase(phrase), options=md(options), missing=md(depends)))
     lines += ["", texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels]]
     lines += _records_section(texts, a)
     lines += ["", texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
-    # not be had, the MRD may well be on file.
-    if patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}:
+    # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
+    # result is on file: when they could not be had, or one is on file with an imprecise date or an
+    # unreadable specimen, the record needs completing, not a new test.
+    if (patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}
+            and not a.inputs.mrd_on_file):
         card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
         card["selectionBehavior"] = "at-most-one"
     return card
