@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from .schemas import FHIR_ID
+from .schemas import PatientViewContextSchema
 
 #: CDS Hooks 2.0 order-sign: userId is "Practitioner/[id]" or "PractitionerRole/[id]".
 ORDER_USER_ID = validate.Regexp(
@@ -38,11 +38,8 @@ class DraftOrdersSchema(Schema):
     entry = fields.List(fields.Nested(_EntrySchema), load_default=list)
 
 
-class OrderSignContextSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
+class OrderSignContextSchema(PatientViewContextSchema):
+    """patient-view's context, a practitioner as the user, and the draft orders."""
 
     userId = fields.String(required=True, validate=ORDER_USER_ID)
-    patientId = fields.String(required=True, validate=FHIR_ID)
-    encounterId = fields.String(validate=FHIR_ID)
     draftOrders = fields.Nested(DraftOrdersSchema, required=True)
