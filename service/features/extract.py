@@ -338,7 +338,7 @@ def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, u
 def _variant_genes(reader: _Reader, observation: Any) -> list[str]:
     """Genes a genomics-reporting Variant says are altered (value Present, component Gene studied).
 
-    IKZF1: the seed's evidence is for IKZF1 *deletion*. A Variant that states its DNA change type
+    IKZF1: the PDQ summary's evidence is for IKZF1 *deletion*. A Variant that states its DNA change type
     counts only if that type is a deletion ("ikzf1"); one that states no type still counts, as the
     contract asks, but is marked ("ikzf1-type-not-stated"); another type is kept as a fact only.
     """

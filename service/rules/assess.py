@@ -72,7 +72,7 @@ def assess(features: Features) -> Assessment:
     if relapse_number == 0:
         # No relapse recorded (and the Conditions were available): Table 4 does not apply
         # (`not-applicable`). The contract gives hsct no "not applicable" value; we answer
-        # `not-recommended` (nothing is missing, and the seed gives transplant a role only after
+        # `not-recommended` (nothing is missing, and the PDQ summary gives transplant a role only after
         # relapse) and show no card, so no clinician reads a transplant claim about first remission.
         cog = Decision("not-applicable", ("cog.no-relapse",), ())
         hsct = Decision("not-recommended", ("hsct.no-relapse",), ())

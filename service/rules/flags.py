@@ -15,7 +15,7 @@ from .inputs import ReadingInputs, RuleInputs, days_after, mrd_is_high
 
 AGE_10_PLUS = 10  # "Age 10 years and older at diagnosis ... independent predictor of poor outcome" [13]
 # "those older than age 15 years did much worse (3-year OS, 15%)" [18]. Reading: ages are in completed
-# years, as in the seed's groups "1 to 9", "10 to 15", "older than 15": a child of 15 years and 6 months
+# years, as in the PDQ summary's groups "1 to 9", "10 to 15", "older than 15": a child of 15 years and 6 months
 # is in the 10-15 group, so the flag starts at the 16th birthday.
 AGE_OVER_15_FROM = 16
 HIGH_BLASTS_PER_UL = 10_000  # "high peripheral blast counts (>10,000/uL) ... late marrow relapses" [10]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 # The value domains. Sites: isolated marrow, combined marrow + extramedullary, isolated CNS,
 # isolated testis, CNS and testis together without marrow, and any other extramedullary pattern (a
-# site the mappings do not know, without marrow), which the seed's tables do not cover.
+# site the mappings do not know, without marrow), which the PDQ summary's tables do not cover.
 LINEAGES = ("b-precursor", "t-cell")
 SITES = ("marrow", "combined", "cns", "testis", "cns-testis", "extramedullary-other")
 BANDS = ("<18", "18-36", ">36")  # months from diagnosis, COG Table 4 rows
