@@ -15,11 +15,12 @@ from service.knowledge import KnowledgeError
 from service.knowledge.figures import CORRECTIONS, card_texts, figures_not_in_summary
 from service.knowledge.locate import knowledge_dir
 from service.knowledge.treatment import load_treatment
-from test_knowledge_against_seed import SEED, _normalise, pytestmark, seed_references  # noqa: F401 - fixture and skip rule
+from test_knowledge_against_seed import SEED, _normalise, pytestmark as needs_summary, seed_references  # noqa: F401 - a fixture
 
 SUMMARY_SNIPPET = "survival 40% to 50% ... (total dose, 12–14 Gy) ... 1 g/m2 ... between 1.32 and 1.4 Gy ... above 1.2 Gy"
 
 
+@needs_summary
 def test_treatment_references_are_the_summarys(seed_references):
     references = yaml.safe_load((knowledge_dir("cards") / "references-treatment.yaml").read_text(encoding="utf-8"))["references"]
     assert len(references) >= 40
@@ -28,6 +29,7 @@ def test_treatment_references_are_the_summarys(seed_references):
         assert _normalise(body["title"]) in seed_references[number]
 
 
+@needs_summary
 def test_every_figure_on_a_treatment_card_is_in_the_summary(knowledge):
     summary = SEED.read_text(encoding="utf-8")
     t = knowledge.treatment
@@ -36,6 +38,7 @@ def test_every_figure_on_a_treatment_card_is_in_the_summary(knowledge):
     assert figures_not_in_summary(summary, texts) == []
 
 
+@needs_summary
 def test_the_check_command_with_the_summary(capsys):
     assert main(["check", "--pdq-summary", str(SEED)]) == 0
     assert "every figure is in the PDQ summary" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, SERVICE_URL, assessment_of, load_fixture
-from fhir_builders import diagnosis, hook_request, hsct, record, relapse
+from fhir_builders import diagnosis, hook_request, hsct, mrd, record, relapse
 from render_md import plain
 from service.rules.possible import BANDS, ORDERS, SITES, Case
 from service.rules.situation import SITUATIONS, bfm_groups, case_situations
@@ -158,18 +158,21 @@ def test_transplant_work_up_only_when_transplant_is_on_the_table(answers, name):
         assert "misprint" in text, "the two corrected TBI figures say so"
 
 
-def test_pre_transplant_mrd_is_suggested_when_none_is_recorded(client):
+def test_pre_transplant_mrd_is_asked_for_when_none_is_recorded(client):
     # Early B-precursor marrow relapse (HSCT recommended), no MRD result after it.
     body = client.post(SERVICE_URL, json=hook_request(record(diagnosis("2015-01-10"), relapse("2016-01-10")))).get_json()
     card = next(c for c in body["cards"] if kind(c) == "transplant-work-up")
-    assert "No bone-marrow MRD after this relapse is recorded" in plain(card["detail"])
-    assert [s["label"] for s in card["suggestions"]] == ["Order bone marrow MRD before transplant"]
+    assert "No bone-marrow MRD from the end of reinduction on is recorded" in plain(card["detail"])
+    assert "Measure MRD before transplant" in plain(card["detail"])
+    recorded = hook_request(record(diagnosis("2015-01-10"), relapse("2016-01-10"), mrd("2016-02-20", 0.5)))
+    card = next(c for c in client.post(SERVICE_URL, json=recorded).get_json()["cards"] if kind(c) == "transplant-work-up")
+    assert "Measure MRD before transplant" not in plain(card["detail"])
 
 
 def test_a_transplant_already_done_after_the_relapse_is_said_and_not_suggested_again(client):
     body = client.post(SERVICE_URL, json=hook_request(record(diagnosis("2015-01-10"), relapse("2016-01-10"), hsct("2016-06-01")))).get_json()
     card = next(c for c in body["cards"] if kind(c) == "transplant-work-up")
-    assert "already recorded after this relapse" in plain(card["detail"]) and "suggestions" not in card
+    assert "already recorded after this relapse" in plain(card["detail"])
 
 
 # -- the situation rule, alone ----------------------------------------------------------------------

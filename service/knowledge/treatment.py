@@ -67,18 +67,11 @@ class _OptionsFileSchema(Schema):
     trial_groups = fields.Dict(keys=fields.String(validate=validate.OneOf(TRIAL_GROUPS)), values=fields.Nested(_TrialGroupSchema), required=True)
 
 
-class _SuggestionSchema(Schema):
-    label = fields.String(required=True, validate=validate.Length(min=1))
-    request_text = fields.String(required=True, validate=validate.Length(min=1))
-    reason = fields.String(required=True, validate=validate.Length(min=1))
-
-
 class _WorkUpSchema(Schema):
     topic = fields.Nested(_CodingSchema, required=True)
     summary = fields.String(required=True, validate=validate.Length(min=1, max=SUMMARY_LIMIT - 1))
     sections = fields.List(fields.Nested(_SectionSchema), required=True, validate=validate.Length(min=1))
     phrases = fields.Dict(keys=fields.String(validate=validate.OneOf(WORK_UP_PHRASES)), values=fields.String(), required=True)
-    suggestion = fields.Nested(_SuggestionSchema, required=True)
 
 
 class _OrderCheckSchema(Schema):

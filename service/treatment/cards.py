@@ -23,7 +23,7 @@ def treatment_cards(assessment: Assessment, knowledge: Knowledge, patient_id: st
     situation = situation_of(assessment)
     cards = [options_card(key, situation, treatment, knowledge.cards) for key in situation.keys]
     if situation.transplant_on_table:
-        cards.append(work_up_card(assessment, situation, treatment, knowledge.cards, patient_id))
+        cards.append(work_up_card(assessment, situation, treatment, knowledge.cards))
     return cards
 
 
@@ -122,29 +122,9 @@ def work_up_lines(assessment: Assessment, situation: Situation, treatment: Treat
     return lines
 
 
-def work_up_card(assessment: Assessment, situation: Situation, treatment: TreatmentTexts, texts: CardTexts, patient_id: str | None) -> dict:
+def work_up_card(assessment: Assessment, situation: Situation, treatment: TreatmentTexts, texts: CardTexts) -> dict:
+    """The work-up as a card. A missing pre-transplant MRD is said in words, not drafted as an order: the
+    transplant (and so the MRD just before it) is usually months away when the relapse is assessed."""
     work_up = treatment.work_up
     detail = "\n".join(work_up_lines(assessment, situation, treatment, texts)).strip()
-    result = card("transplant-work-up", work_up["summary"], "info", detail, texts, work_up["topic"], [])
-    if patient_id and situation.mrd_after_relapse is False and not assessment.hsct_after_relapse:
-        result["suggestions"] = [mrd_suggestion(treatment, patient_id)]
-        result["selectionBehavior"] = "at-most-one"
-    return result
-
-
-def mrd_suggestion(treatment: TreatmentTexts, patient_id: str) -> dict:
-    body = treatment.work_up["suggestion"]
-    return {
-        "label": body["label"],
-        "uuid": str(uuid.uuid4()),
-        "isRecommended": True,
-        "actions": [{
-            "type": "create",
-            "description": body["request_text"],
-            "resource": {
-                "resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
-                "subject": {"reference": f"Patient/{patient_id}"},
-                "code": {"text": body["request_text"]}, "reasonCode": [{"text": body["reason"]}],
-            },
-        }],
-    }
+    return card("transplant-work-up", work_up["summary"], "info", detail, texts, work_up["topic"], [])
