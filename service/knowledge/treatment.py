@@ -33,6 +33,7 @@ class _WhenSchema(Schema):
     band = fields.List(fields.String(validate=validate.OneOf(BANDS)), validate=validate.Length(min=1))
     site = fields.List(fields.String(validate=validate.OneOf(WHEN_SITES)), validate=validate.Length(min=1))
     lineage = fields.List(fields.String(validate=validate.OneOf(LINEAGES)), validate=validate.Length(min=1))
+    after_hsct = fields.Boolean(truthy={True}, falsy={False})
     bfm = fields.Raw(validate=validate.OneOf([True, "early-combined"]))
 
 

@@ -42,6 +42,7 @@ class Situation:
     lineage: frozenset[str]
     site: frozenset[str]
     band: frozenset[str]
+    after_hsct: frozenset[bool]
     #: "intermediate" when the BFM intermediate-risk group may apply; "early-combined" where COG and BFM differ.
     bfm: frozenset[str]
     hsct_time: HsctTime | None
@@ -96,6 +97,7 @@ def situation_of(assessment: Assessment) -> Situation:
     return Situation(
         keys=tuple(k for k in SITUATIONS if k in keys),
         lineage=frozenset(possible.lineage), site=frozenset(possible.site), band=frozenset(possible.band),
+        after_hsct=frozenset(possible.after_hsct),
         bfm=bfm_groups(frozenset(possible.site), frozenset(possible.band)) if "b-first-marrow" in keys else frozenset(),
         hsct_time=hsct_time(assessment) if "after-hsct" in keys else None,
         transplant_on_table=on_table, mrd_after_relapse=mrd,

@@ -47,6 +47,8 @@ def _allowed(item: dict, situation: Situation) -> bool:
     for fact, values in (("band", situation.band), ("site", situation.site), ("lineage", situation.lineage)):
         if fact in when and not set(when[fact]) & values:
             return False
+    if "after_hsct" in when and when["after_hsct"] not in situation.after_hsct:
+        return False
     if "bfm" in when:
         return ("intermediate" if when["bfm"] is True else when["bfm"]) in situation.bfm
     return True
