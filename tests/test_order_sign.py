@@ -5,7 +5,9 @@ the end, over HTTP against the real server process."""
 from __future__ import annotations
 
 import copy
+import json
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -103,6 +105,12 @@ def test_any_other_order_gets_no_card(client, order):
     assert response.status_code == 200 and response.get_json()["cards"] == []
 
 
+def test_the_example_order_sign_request(client):
+    body = json.loads((Path(__file__).resolve().parent.parent / "examples" / "order-sign-request.json").read_text(encoding="utf-8"))
+    card = the_card(client.post(ORDER_URL, json=body))
+    assert card["indicator"] == "info" and "work-up" in card["summary"]
+
+
 def test_an_empty_draft_bundle_gets_no_card(client):
     response = client.post(ORDER_URL, json=fixture_request("b-early-marrow-tp53-ikzf1"))
     assert response.get_json()["cards"] == []
@@ -153,7 +161,6 @@ def test_any_draft_orders_value_is_a_200_or_a_clear_400(client, draft):
 def test_order_sign_over_http():
     port = free_port()
     import tempfile
-    from pathlib import Path
 
     log_path = Path(tempfile.mkdtemp()) / "server.log"
     command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
