@@ -129,6 +129,8 @@ def test_bfm_intermediate_risk_beside_cog(answers):
     for text in (late, combined_early):
         assert "10-year EFS of 73%" not in text and "10-year EFS 73%" in text and "10-year EFS 10%" in text
     assert "COG and BFM differ" in combined_early and "COG and BFM differ" not in late
+    assert "combined marrow/extramedullary relapse have a better prognosis" in combined_early
+    assert "better prognosis" not in late and "NCI standard-risk criteria" in late
     assert "BFM" not in early_isolated.split("**Clinical trials**")[0].split("ALL-REZ BFM six-drug")[1]
 
 
