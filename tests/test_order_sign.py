@@ -84,6 +84,16 @@ def test_undetermined_is_information_naming_what_is_missing(client):
     assert "allogeneic HSCT in remission recommended" not in card["summary"]
 
 
+def test_a_pattern_the_summary_gives_no_indication_for_says_so(client):
+    # CNS and testicular relapse together, without marrow, within 18 months: the sites' guidance differs.
+    request = order_sign(hook_request(record(diagnosis("2015-01-10"), relapse("2016-01-10", sites=("cns", "testis")))), service_request())
+    response = client.post(ORDER_URL, json=request)
+    card = the_card(response)
+    assessment = response.get_json()["extension"]["org.relapse-cds.assessment"]
+    assert assessment["hsct"] == "undetermined" and assessment["missing"] == []
+    assert card["indicator"] == "info" and "no HSCT indication for this relapse pattern" in card["summary"]
+
+
 def test_a_contradictory_record_gives_no_indication(client):
     card = the_card(client.post(ORDER_URL, json=fixture_request("contradictory-relapse-before-diagnosis", service_request())))
     assert card["indicator"] == "info" and "contradicts" in card["summary"]

@@ -23,7 +23,7 @@ from .mappings import _flatten, _read_yaml
 #: Sites an item may be restricted to (the rules' site patterns that have options of their own).
 WHEN_SITES = ("marrow", "combined", "cns", "testis")
 TRIAL_GROUPS = ("cog-first-relapse", "other-first-relapse", "later-relapse")
-ORDER_SUMMARIES = ("not-recommended", "recommended", "consider", "undetermined", "undetermined_short", "contradiction", "no-relapse")
+ORDER_SUMMARIES = ("not-recommended", "recommended", "consider", "undetermined", "undetermined_short", "no-indication", "contradiction", "no-relapse")
 ORDER_PHRASES = ("order_line", "assessment_line", "reason_heading", "missing_heading", "could_be", "contradiction_heading", "no_relapse", "unreadable")
 OPTION_PHRASES = ("heading_trials", "trials_closed", "evidence_heading", "hsct_time", "hsct_time_unknown", "band_note")
 WORK_UP_PHRASES = ("no_mrd_recorded", "mrd_unavailable", "hsct_already_done")

@@ -54,7 +54,7 @@ def _allowed(item: dict, situation: Situation) -> bool:
     return True
 
 
-def _inline_refs(refs: list[dict]) -> str:
+def inline_refs(refs: list[dict]) -> str:
     if not refs:
         return ""
     parts = [f"{r['ref']}, level {r['level']}" if r.get("level") else r["ref"] for r in refs]
@@ -71,7 +71,7 @@ def sections(blocks: list[dict], situation: Situation | None) -> tuple[list[str]
             continue
         lines += [f"**{block['heading']}**", ""]
         for item in items:
-            lines.append(f"- {item['text']}{_inline_refs(item['refs'])}")
+            lines.append(f"- {item['text']}{inline_refs(item['refs'])}")
             cited += [r for r in item["refs"] if all(r["ref"] != c["ref"] for c in cited)]
         lines.append("")
     return lines, cited

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 
 from ..fhir.parse import label
 from ..knowledge import Knowledge
+from ..knowledge.cards import SUMMARY_LIMIT
 from ..render import md
 from ..rules.assess import Assessment
-from ..rules.possible import UNDETERMINED
 from ..rules.situation import situation_of
-from .cards import card, evidence, work_up_lines
+from .cards import card, evidence, inline_refs, work_up_lines
 
 ORDER_CONCEPT = "hsct-order"
 
@@ -62,45 +62,51 @@ def order_cards(assessment: Assessment, knowledge: Knowledge, orders: list[Draft
     """One card answering the HSCT order(s) against the assessment; none when no HSCT order is drafted."""
     if not orders or knowledge.treatment is None:
         return []
-    treatment, texts = knowledge.treatment, knowledge.cards
-    check = treatment.order_check
-    phrases, summaries = check["phrases"], check["summaries"]
-    lines = [phrases["order_line"].format(orders=md(", ".join(o.ref for o in orders)))]
-    lines += [phrases["unreadable"].format(problems=md(o.problem)) for o in orders if o.problem]
-    lines.append("")
-    hsct = assessment.hsct
-    indicator, rules = "info", hsct.rules
-    if not assessment.relapsed:
-        summary, indicator = summaries["no-relapse"], "info"
-        lines.append(phrases["no_relapse"])
-    elif assessment.contradictions:
-        summary = summaries["contradiction"]
-        lines += [phrases["contradiction_heading"], *[f"- {md(texts.message(c))}" for c in assessment.contradictions]]
-    else:
-        lines += [phrases["assessment_line"].format(cog=md(texts.label("cogRisk", assessment.cog.value)), hsct=md(texts.label("hsct", hsct.value))), ""]
-        if hsct.value == UNDETERMINED:
-            missing = [texts.label("missing", m) for m in assessment.missing]
-            summary = summaries["undetermined"].format(missing="; ".join(missing))
-            if len(summary) >= 140:
-                summary = summaries["undetermined_short"].format(count=len(missing))
-            lines += [phrases["missing_heading"], *[f"- {md(m)}" for m in missing]]
-            if hsct.open_values:
-                lines += ["", phrases["could_be"].format(options=md(", ".join(texts.label("hsct", v) for v in hsct.open_values)))]
-        elif hsct.value == "not-recommended":
-            summary, indicator = summaries["not-recommended"], "warning"
-            lines.append(phrases["reason_heading"])
-            cited: list[dict] = []
-            for rule_id in hsct.rules:
-                rule = texts.rules.get(rule_id)
-                if rule:
-                    lines += [f"- {rule['statement']}", *([f"- {rule['survival']}"] if rule["survival"] else [])]
-                    cited += [r for r in rule["refs"] if all(r["ref"] != c["ref"] for c in cited)]
-            lines += ["", *evidence(treatment.options["phrases"]["evidence_heading"], cited, treatment, texts)]
-        else:  # recommended or consider: the transplant work-up, no warning
-            summary = summaries[hsct.value]
-            lines += work_up_lines(assessment, situation_of(assessment), treatment, texts)
-    result = card("hsct-order-check", summary, indicator, "\n".join(lines).strip(), texts, check["topic"], [],
-                  hsct=hsct.value, rules=list(rules), orders=[o.ref for o in orders])
+    check, texts = knowledge.treatment.order_check, knowledge.cards
+    lines = [check["phrases"]["order_line"].format(orders=md(", ".join(o.ref for o in orders)))]
+    lines += [check["phrases"]["unreadable"].format(problems=md(o.problem)) for o in orders if o.problem]
+    summary, indicator, body = _answer(assessment, knowledge)
+    result = card("hsct-order-check", summary, indicator, "\n".join([*lines, "", *body]).strip(), texts, check["topic"], [],
+                  hsct=assessment.hsct.value, rules=list(assessment.hsct.rules), orders=[o.ref for o in orders])
     if indicator == "warning":
         result["overrideReasons"] = [{"system": texts.override_system, "code": r["code"], "display": r["display"]} for r in check["override_reasons"]]
     return [result]
+
+
+def _answer(a: Assessment, knowledge: Knowledge) -> tuple[str, str, list[str]]:
+    """(summary, indicator, detail lines) for the assessment's HSCT answer. Only `not-recommended` warns."""
+    treatment, texts = knowledge.treatment, knowledge.cards
+    phrases, summaries = treatment.order_check["phrases"], treatment.order_check["summaries"]
+    if not a.relapsed:
+        return summaries["no-relapse"], "info", [phrases["no_relapse"]]
+    if a.contradictions:
+        return summaries["contradiction"], "info", [phrases["contradiction_heading"], *[f"- {md(texts.message(c))}" for c in a.contradictions]]
+    hsct = a.hsct
+    lines = [phrases["assessment_line"].format(cog=md(texts.label("cogRisk", a.cog.value)), hsct=md(texts.label("hsct", hsct.value))), ""]
+    if hsct.value == "not-recommended":
+        return summaries["not-recommended"], "warning", [*lines, phrases["reason_heading"], *_rule_lines(hsct.rules, knowledge)]
+    if hsct.value in ("recommended", "consider"):  # the transplant work-up, no warning
+        return summaries[hsct.value], "info", lines + work_up_lines(a, situation_of(a), treatment, texts)
+    if not a.missing:  # the summary itself gives no indication for this pattern (no fact would settle it)
+        return summaries["no-indication"], "info", [*lines, *_rule_lines(hsct.rules, knowledge)]
+    missing = [texts.label("missing", m) for m in a.missing]
+    summary = summaries["undetermined"].format(missing="; ".join(missing))
+    if len(summary) >= SUMMARY_LIMIT:
+        summary = summaries["undetermined_short"].format(count=len(missing))
+    lines += [phrases["missing_heading"], *[f"- {md(m)}" for m in missing]]
+    if hsct.open_values:
+        lines += ["", phrases["could_be"].format(options=md(", ".join(texts.label("hsct", v) for v in hsct.open_values)))]
+    return summary, "info", lines
+
+
+def _rule_lines(rule_ids: tuple[str, ...], knowledge: Knowledge) -> list[str]:
+    """The reviewed statement and figures of each rule that fired (cards/cards.yaml), with their evidence."""
+    treatment, texts = knowledge.treatment, knowledge.cards
+    lines: list[str] = []
+    cited: list[dict] = []
+    for rule in filter(None, (texts.rules.get(r) for r in rule_ids)):
+        lines.append(f"- {rule['statement']}{inline_refs(rule['refs'])}")
+        if rule["survival"]:
+            lines.append(f"- {rule['survival']}")
+        cited += [r for r in rule["refs"] if all(r["ref"] != c["ref"] for c in cited)]
+    return [*lines, "", *evidence(treatment.options["phrases"]["evidence_heading"], cited, treatment, texts)]
