@@ -73,6 +73,7 @@ def invoke(service_id: str):
     knowledge = current_app.extensions["relapse_cds.knowledge"]
     orders = hsct_orders(context["draftOrders"], knowledge, context["patientId"]) if service.hook == "order-sign" else None
     if orders == []:  # order-sign without an HSCT order: nothing to check, no card
+        log.info("hookInstance=%s service=%s cards=0 hsctOrders=0 ms=%.1f", hook_request["hookInstance"], service.id, (time.perf_counter() - started) * 1000)
         return jsonify({"cards": []})
     today = date.today()
     evaluation = evaluate(
