@@ -53,6 +53,8 @@ def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None,
                 cards.append(_missing_card(assessment, texts, patient_id))
         if assessment.flags.raised:
             cards.append(_flags_card(assessment, texts))
+        from .treatment.cards import treatment_cards  # the PDQ summary's treatment options (issue 12)
+        cards += treatment_cards(assessment, knowledge, patient_id)
     return Rendered(cards, {EXTENSION_KEY: _extension(assessment, knowledge, as_of)})
 
 
