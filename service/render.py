@@ -64,6 +64,8 @@ def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None,
                 cards.append(_missing_card(assessment, texts, patient_id))
         if assessment.flags.raised:
             cards.append(_flags_card(assessment, texts))
+        from .treatment.cards import treatment_cards  # the PDQ summary's treatment options (issue 12)
+        cards += treatment_cards(assessment, knowledge, patient_id)
         cards.append(_basis_card(assessment, texts))
     return Rendered(cards, {EXTENSION_KEY: _extension(assessment, knowledge, as_of)})
 
@@ -327,8 +329,9 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     }
     name = "assessment" if v["site"] != "unknown" and values["months"] is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
-    # An HSCT indication (recommended, or to be considered) or high risk calls for a decision: warning.
-    indicator = "warning" if a.hsct.value in ("recommended", "consider") or a.cog.value == "high" else "info"
+    # A transplant recommendation or COG high risk calls for a decision: warning. `consider` is info (it
+    # must not look like `recommended`), unless the risk group is high.
+    indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
 
     lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), "", _deciding_line(a, texts), ""]
     if a.hsct_after_relapse:
@@ -367,7 +370,9 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     blocked = [(phrase, group, d) for phrase, group, d in (("decision_cog", "cogRisk", a.cog), ("decision_hsct", "hsct", a.hsct)) if d.value == UNDETERMINED]
     lines = [texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels], "", texts.phrase("withheld"), ""]
     for phrase, group, decision in blocked:
-        options = ", ".join(texts.label(group, v) for v in decision.open_values)
+        options = ", ".join(
+            texts.hsct_label(decision.rules_for(v), v) if group == "hsct" else texts.label(group, v) for v in decision.open_values
+        )
         depends = "; ".join(texts.label("missing", m) for m in decision.missing)
         lines.append("- " + texts.phrase("could_be", decision=texts.phrase(phrase), options=md(options), missing=md(depends)))
     if a.unavailable:
@@ -375,9 +380,11 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
         lines += ["", _layout(texts, "phrases", "unavailable", domains=md(domains))]
     lines += ["", _basis_pointer(texts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
-    # not be had, the MRD may well be on file.
-    if patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}:
+    # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
+    # result is on file: when they could not be had, or one is on file with an imprecise date or an
+    # unreadable specimen, the record needs completing, not a new test.
+    if (patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}
+            and not a.inputs.mrd_on_file):
         card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
         card["selectionBehavior"] = "at-most-one"
     return card

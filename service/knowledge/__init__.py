@@ -14,6 +14,7 @@ from .errors import KnowledgeError
 from .layout import load_layout
 from .locate import knowledge_dir
 from .mappings import CodeMap, load_mappings
+from .treatment import TreatmentTexts, load_treatment
 
 __all__ = ["Knowledge", "KnowledgeError", "load_knowledge"]
 
@@ -26,6 +27,8 @@ class Knowledge:
     codemap: CodeMap
     cards: CardTexts
     version: str  # sha256 over the knowledge files: says which reviewed texts and codes produced a card
+    #: Treatment options, transplant work-up and HSCT order check (cards/options.yaml, cards/transplant.yaml).
+    treatment: TreatmentTexts | None = None
 
 
 def _version(paths: Iterable[Path]) -> str:
@@ -43,4 +46,5 @@ def load_knowledge(extra_mapping_files: Iterable[Path] = ()) -> Knowledge:
     rule_refs = {rule: [ref["ref"] for ref in body["refs"]] for rule, body in cards.rules.items()}
     cards = replace(cards, layout=load_layout(knowledge_dir("cards") / "layout.yaml", rule_refs, set(cards.references)))
     files = [*Path(knowledge_dir("cards")).glob("*.yaml"), *(Path(f) for f in codemap.files)]
-    return Knowledge(codemap, cards, _version(files))
+    treatment = load_treatment(cards.references)
+    return Knowledge(codemap, cards, _version(files), treatment)

@@ -107,6 +107,12 @@ class Decision:
     rules: tuple[str, ...]  # rule ids that fired (several when Cases agree through different branches)
     missing: tuple[str, ...]  # facts whose absence prevented an answer (empty when decided)
     open_values: tuple[str, ...] = ()  # when undetermined: the answers still possible
+    #: When undetermined: the rules behind each answer still possible, so a card can word each one
+    #: as its rule does.
+    open_rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def rules_for(self, value: str) -> tuple[str, ...]:
+        return next((rules for v, rules in self.open_rules if v == value), self.rules)
 
 
 UNDETERMINED = "undetermined"
@@ -127,7 +133,12 @@ def decide(rule: Callable[[Case], Outcome], possible: Possible | Readings) -> De
                 missing.extend(m for m in option.missing_for(f.name) if m not in missing)
     if isinstance(possible, Readings) and len({frozenset(o.value for o in outcomes.values()) for outcomes in per_reading}) > 1:
         missing.extend(m for m in possible.because if m not in missing)
-    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)))
+    by_value: dict[str, set[str]] = {}
+    for outcomes in per_reading:
+        for o in outcomes.values():
+            by_value.setdefault(o.value, set()).add(o.rule)
+    open_rules = tuple((v, tuple(sorted(by_value[v]))) for v in sorted(values))
+    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)), open_rules)
 
 
 def _matters(field_name: str, outcomes: dict[Case, Outcome]) -> bool:
