@@ -308,17 +308,20 @@ def _mrd_decides(a: Assessment) -> bool:
     return False
 
 
-def _figure(a: Assessment, texts: CardTexts) -> list[str]:
-    """The survival figure of the rule behind the action (HSCT), else of the risk group. When the
-    rules give no HSCT indication though no fact is missing, the rule's statement says why: it leads."""
-    lines = []
+def _explanation(a: Assessment, texts: CardTexts) -> list[str]:
+    """When the rules give no HSCT indication though no fact is missing, the rule's statement says why."""
     if a.hsct.value == UNDETERMINED and not a.hsct.missing:
-        lines += [texts.rules[r]["statement"] for r in a.hsct.rules if r in texts.rules] + [""]
+        return [texts.rules[r]["statement"] for r in a.hsct.rules if r in texts.rules] + [""]
+    return []
+
+
+def _figure(a: Assessment, texts: CardTexts) -> list[str]:
+    """The survival figure of the rule behind the action (HSCT), else of the risk group."""
     for rule_id in _shown_rules(a):
         survival = texts.rules.get(rule_id, {}).get("survival")
         if survival:
-            return [*lines, _layout(texts, "phrases", "figure", survival=survival), ""]
-    return lines
+            return [_layout(texts, "phrases", "figure", survival=survival), ""]
+    return []
 
 
 def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
@@ -337,14 +340,19 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     if a.hsct_after_relapse:
         dates = [date_text(texts, e.date.text) for e in a.timeline if e.kind == "hsct" and set(e.sources) & set(a.hsct_after_relapse)]
         lines += [texts.phrase("hsct_already_done", sources=md(", ".join(dates) or ", ".join(a.hsct_after_relapse))), ""]
-    lines += _figure(a, texts)
+    lines += _explanation(a, texts)
+    rest = []
     if a.missing:
-        lines += [texts.phrase("undetermined_until", missing=md("; ".join(texts.label("missing", m) for m in a.missing))), ""]
+        rest += [texts.phrase("undetermined_until", missing=md("; ".join(texts.label("missing", m) for m in a.missing))), ""]
     decisive = _decisive(texts, _shown_rules(a))
     if decisive:
-        lines += [_short_references(texts, decisive), ""]
-    lines.append(_basis_pointer(texts))
-    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+        rest += [_short_references(texts, decisive), ""]
+    rest.append(_basis_pointer(texts))
+    figure = _figure(a, texts)
+    # The figure is also on the basis card: where a long explanation leaves no room, it stays there.
+    if len("\n".join(lines + figure + rest)) >= MAIN_DETAIL_LIMIT:
+        figure = []
+    card = _card("assessment", summary, indicator, "\n".join(lines + figure + rest), texts, a.cog.rules + a.hsct.rules)
     if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
         # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
         # never marked as recommended, so the two cannot be mistaken for one another.

@@ -65,3 +65,53 @@ def test_the_suggestion_stays_on_the_card_that_asks_for_it(cards_by_patient, nam
     for card in cards_by_patient[name]:
         if "suggestions" in card:
             assert kind(card) in ("assessment", "missing")
+
+
+SITE_SETS = [("marrow",), ("cns",), ("testis",), ("marrow", "cns"), ("cns", "testis"), ("181131000",), ()]
+RELAPSE_DAYS = ["2016-01-10", "2016-07-10", "2019-06-01"]  # < 18, 18-36, > 36 months after 2015-01-10
+
+
+@pytest.mark.parametrize("sites", SITE_SETS, ids=lambda s: "+".join(s) or "no-site")
+@pytest.mark.parametrize("morphology", ["9811/3", "9837/3", "9835/3"])
+def test_the_main_card_is_short_in_every_relapse_pattern(app, sites, morphology):
+    """Beyond the fixtures: every site pattern, month band, lineage, first or second relapse, after a
+    transplant or not, with an MRD result and flags; the main card stays under the limit."""
+    from fhir_builders import blasts, diagnosis, hook_request, hsct, mrd, patient, record, relapse, remission, variant
+
+    client = app.test_client()
+    for onset in RELAPSE_DAYS:
+        for earlier, transplant in ((False, False), (True, False), (False, True)):
+            resources = [patient(birth="2002-03-01"), diagnosis("2015-01-10", morphology=morphology), relapse(onset, sites=sites),
+                         mrd("2019-08-01", 0.5, "%"), blasts(onset, 25000), variant("HGNC:11998")]
+            if earlier:
+                resources += [relapse("2015-06-01"), remission("2015-07-15")]
+            if transplant:
+                resources.append(hsct("2015-09-01"))
+            cards = client.post(SERVICE_URL, json=hook_request(record(*resources))).get_json()["cards"]
+            main = cards[0]
+            assert kind(main) in MAIN_KINDS
+            assert len(main["detail"]) < MAIN_DETAIL_LIMIT, (onset, earlier, transplant, len(main["detail"]), main["detail"])
+
+
+def test_a_long_explanation_leaves_the_figure_to_the_basis_card(app, knowledge):
+    """Where the rule's own statement (no indication given, and why) is long, the survival figure,
+    which the basis card also shows, gives way: the main card stays under the limit."""
+    from dataclasses import replace
+
+    from datetime import date
+
+    from fhir_builders import PATIENT_ID, diagnosis, hook_request, patient, record, relapse
+    from service.pipeline import evaluate
+    from service.render import render
+
+    rule = "hsct.early-cns-testicular"
+    long_rules = dict(knowledge.cards.rules, **{rule: dict(knowledge.cards.rules[rule], statement="Decide with the transplant team. " * 14)})
+    edited = replace(knowledge, cards=replace(knowledge.cards, rules=long_rules))
+    request = hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10", sites=("cns", "testis"))))
+    ext = app.extensions
+    evaluation = evaluate(request["prefetch"], PATIENT_ID, edited, ext["relapse_cds.service"], ext["relapse_cds.selector"], date(2026, 1, 1))
+    assert evaluation.assessment.hsct.rules == (rule,)
+    cards = render(evaluation.assessment, edited, PATIENT_ID, "2026-01-01").cards
+    survival = long_rules[rule]["survival"]
+    assert survival not in cards[0]["detail"] and len(cards[0]["detail"]) < MAIN_DETAIL_LIMIT
+    assert survival in cards[-1]["detail"], "the basis card keeps the figure"
