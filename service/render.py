@@ -76,10 +76,12 @@ def _decided_any(assessment: Assessment) -> bool:
 
 # -- the extension ----------------------------------------------------------------------------------
 
-def _fact_json(fact: Fact) -> dict:
+def _fact_json(fact: Fact, texts: CardTexts, by_source: dict) -> dict:
+    """The machine value for the informatician, and (`label`, `display`) as the cards word it."""
     out = {"name": fact.name, "value": fact.value, "source": list(fact.sources)}
     if fact.date:
         out["date"] = fact.date
+    out["label"], out["display"] = texts.fact_label(fact.name), fact_value(texts, fact, by_source)
     return out
 
 
@@ -100,13 +102,14 @@ def _event_json(texts: CardTexts, event: Event) -> dict:
 
 
 def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
+    by_source = measurements_by_source(a)
     out: dict = {
         "relapseNumber": a.relapse_number,
         "cogRisk": a.cog.value,
         "hsct": a.hsct.value,
         "flags": [f.name for f in a.flags.raised],
         "missing": list(a.missing),
-        "facts": [_fact_json(f) for f in a.facts],
+        "facts": [_fact_json(f, knowledge.cards, by_source) for f in a.facts],
         "rules": {"cogRisk": list(a.cog.rules), "hsct": list(a.hsct.rules)},
         "knowledgeVersion": knowledge.version,
         "asOf": as_of,

@@ -163,8 +163,10 @@ def test_facts_are_shown_under_labels_a_clinician_reads(answers, knowledge, name
     for fact in assessment["facts"]:
         label = knowledge.cards.fact_label(fact["name"])
         assert label != fact["name"], f"fact {fact['name']} has no label in cards.yaml labels.facts"
+        assert fact["label"] == label and fact["display"], "the extension carries the wording too"
+        assert not re.search(r"\b(b-precursor|t-cell|months: |band: |date: |sites: )", fact["display"]), fact["display"]
         if cards:  # a patient with no relapse gets no card
-            assert f"| {label} |" in detail
+            assert f"| {label} | {fact['display'].split(' ')[0]}" in detail
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])

@@ -151,8 +151,12 @@
     const body = table.createTBody();
     for (const fact of a.facts || []) {
       const row = body.insertRow();
-      row.insertCell().textContent = fact.name;
-      row.insertCell().textContent = text(fact.value);
+      const name = row.insertCell();
+      name.textContent = fact.label || fact.name;
+      name.title = fact.name;
+      const value = row.insertCell();
+      value.textContent = fact.display || text(fact.value);
+      value.title = text(fact.value);
       row.insertCell().textContent = fact.date || "";
       const cell = row.insertCell();
       for (const ref of fact.source || []) {
