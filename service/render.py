@@ -162,8 +162,10 @@ def _facts_table(texts: CardTexts, a: Assessment) -> str:
         return texts.phrase("no_facts")
     rows = [_layout(texts, "phrases", "facts_table_header"), "|---|---|---|"]
     by_source = measurements_by_source(a)
-    for f in a.facts:
+    for f in a.facts[:FACTS_TABLE_LIMIT]:
         rows.append(f"| {md(texts.fact_label(f.name))} | {md(fact_value(texts, f, by_source))} | {md(date_text(texts, f.date))} |")
+    if len(a.facts) > FACTS_TABLE_LIMIT:
+        rows += ["", texts.phrase("more_items", count=len(a.facts) - FACTS_TABLE_LIMIT)]
     return "\n".join(rows)
 
 
@@ -214,6 +216,9 @@ def _shown_rules(a: Assessment) -> tuple[str, ...]:
     return tuple(r for d in (a.hsct, a.cog) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
 
 
+#: The basis card's facts table shows at most this many rows (a record with hundreds of blood MRD
+#: results has as many facts); the extension lists them all.
+FACTS_TABLE_LIMIT = 60
 #: A card lists at most this many notes or unusable records; the extension keeps them all. A record
 #: with thousands of broken resources must not turn every card into thousands of lines.
 CARD_LIST_LIMIT = 20

@@ -115,3 +115,15 @@ def test_a_long_explanation_leaves_the_figure_to_the_basis_card(app, knowledge):
     survival = long_rules[rule]["survival"]
     assert survival not in cards[0]["detail"] and len(cards[0]["detail"]) < MAIN_DETAIL_LIMIT
     assert survival in cards[-1]["detail"], "the basis card keeps the figure"
+
+
+def test_hundreds_of_results_do_not_make_the_basis_card_endless(app):
+    from fhir_builders import diagnosis, hook_request, mrd, patient, record, relapse
+
+    results = [mrd(f"2019-{1 + i % 12:02d}-{1 + i % 28:02d}", 0.01, "%", body_site=None) for i in range(300)]
+    response = app.test_client().post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10"), *results)))
+    assert response.status_code == 200
+    answer = response.get_json()
+    basis = answer["cards"][-1]
+    assert kind(basis) == "basis" and basis["detail"].count("\n| ") <= 62 and "more" in basis["detail"]
+    assert len(answer["extension"]["org.relapse-cds.assessment"]["facts"]) > 300, "the extension keeps every fact"
