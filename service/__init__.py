@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from flask import Flask
 
@@ -11,6 +10,7 @@ from .config import Settings
 from .definition import relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
+from .logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -18,7 +18,7 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> Flask:
     """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
     settings = settings or Settings.from_env()
-    logging.getLogger("relapse_cds").setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
     service = relapse_service(knowledge.codemap)
 

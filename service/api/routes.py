@@ -75,11 +75,12 @@ def invoke(service_id: str):
     )
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     a = evaluation.assessment
-    log.info(
-        "hookInstance=%s service=%s cards=%d cogRisk=%s hsct=%s missing=%d ms=%.1f",
-        hook_request["hookInstance"], service.id, len(rendered.cards), a.cog.value, a.hsct.value,
-        len(a.missing), (time.perf_counter() - started) * 1000,
-    )
+    fields = {  # no patient id, no token: the hookInstance ties a line to the EHR's call
+        "hookInstance": hook_request["hookInstance"], "service": service.id, "cards": len(rendered.cards),
+        "cogRisk": a.cog.value, "hsct": a.hsct.value, "missing": len(a.missing),
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    log.info(" ".join(f"{k}=%s" for k in fields), *fields.values(), extra={"fields": fields})
     return jsonify({"cards": rendered.cards, "extension": rendered.extension})
 
 
