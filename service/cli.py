@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from .config import ConfigError, Settings, default_workers
+from .input_file import bundle_gaps, read_json_object
 from .knowledge import KnowledgeError, load_knowledge
 
 
@@ -50,17 +51,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_input(path: str) -> dict:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ValueError("input JSON is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ValueError("input must be a JSON object: a FHIR Bundle or a CDS Hooks request")
-    return data
-
-
 def _request_parts(data: dict) -> tuple[dict, str | None]:
     """Prefetch and patient id of a CDS Hooks request, checked with the service's own schemas
     (every member optional here: a file for `assess` need not carry hookInstance or userId)."""
@@ -92,23 +82,31 @@ def _assess(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()  # first: a bad setting is reported whatever the input
     try:
-        data = _read_input(args.file)
+        data = read_json_object(args.file)
         knowledge = load_knowledge(settings.extra_mappings)
     except (OSError, ValueError, KnowledgeError) as exc:
         print(f"relapse-cds assess: {exc}", file=sys.stderr)
         return 2
     service = relapse_service(knowledge.codemap)
     as_of = args.as_of or date.today()
+    source = "stdin" if args.file == "-" else args.file
     if data.get("resourceType") == "Bundle":
+        try:
+            gaps = bundle_gaps(data)
+        except ValueError as exc:
+            print(f"relapse-cds assess: {source}: {exc}", file=sys.stderr)
+            return 2
+        for gap in gaps:  # the answer stands; what it could not see is said, beside it
+            print(f"relapse-cds assess: {source}: {gap}", file=sys.stderr)
         prefetch, patient_id = bundle_as_prefetch(data, service), None
     elif "prefetch" in data or "context" in data:
         try:
             prefetch, patient_id = _request_parts(data)
         except ValueError as exc:
-            print(f"relapse-cds assess: {exc}", file=sys.stderr)
+            print(f"relapse-cds assess: {source}: {exc}", file=sys.stderr)
             return 2
     else:
-        print("relapse-cds assess: input is neither a FHIR Bundle nor a CDS Hooks request", file=sys.stderr)
+        print(f"relapse-cds assess: {source}: neither a FHIR Bundle nor a CDS Hooks request (no resourceType Bundle, no prefetch or context)", file=sys.stderr)
         return 2
     evaluation = evaluate(prefetch, patient_id, knowledge, service, Selector.from_codemap(knowledge.codemap), as_of)
     rendered = render(evaluation.assessment, knowledge, evaluation.patient_id, as_of.isoformat())
