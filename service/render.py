@@ -77,7 +77,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "flags": [f.name for f in a.flags.raised],
         "missing": list(a.missing),
         "facts": [_fact_json(f) for f in a.facts],
-        "rules": {"cogRisk": list(a.cog.rules), "hsct": list(a.hsct.rules)},
+        "rules": {"cogRisk": list(a.cog.fired), "hsct": list(a.hsct.fired)},
         "knowledgeVersion": knowledge.version,
         "asOf": as_of,
     }
@@ -87,6 +87,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "problems": list(a.problems),
         "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
+        "candidateRules": {k: list(d.candidates) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.candidates},
     }
     out.update({k: v for k, v in optional.items() if v})
     return out
@@ -94,7 +95,8 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
 
 # -- shared card parts ------------------------------------------------------------------------------
 
-def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = ()) -> dict:
+def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = (),
+          candidates: tuple[str, ...] = ()) -> dict:
     card = {
         "uuid": str(uuid.uuid4()),
         "summary": summary,
@@ -103,7 +105,8 @@ def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts
         "source": {"label": texts.source["label"], "url": texts.source["url"], "topic": dict(texts.source["topic"])},
         "overrideReasons": [{"system": texts.override_system, "code": r["code"], "display": r["display"]} for r in texts.override_reasons],
         "links": [{"label": texts.link["label"], "url": texts.link["url"], "type": "absolute"}],
-        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {})}},
+        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {}),
+                                           **({"candidateRules": list(candidates)} if candidates else {})}},
     }
     return card
 
@@ -255,7 +258,7 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     lines += _evidence(texts, shown)
     if a.hsct_after_relapse:
         lines.insert(2, texts.phrase("hsct_already_done", sources=md(", ".join(a.hsct_after_relapse))) + "\n")
-    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     if patient_id and a.hsct.value in ("recommended", "consider") and not a.hsct_after_relapse:
         card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
         card["selectionBehavior"] = "at-most-one"
@@ -274,7 +277,7 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     lines += ["", texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels]]
     lines += _records_section(texts, a)
     lines += ["", texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
-    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
     # not be had, the MRD may well be on file.
     if patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}:

@@ -75,7 +75,18 @@ class Decision:
     value: str  # the agreed value, or "undetermined"
     rules: tuple[str, ...]  # rule ids that fired (several when Cases agree through different branches)
     missing: tuple[str, ...]  # facts whose absence prevented an answer (empty when decided)
-    open_values: tuple[str, ...] = ()  # when undetermined: the answers still possible
+    open_values: tuple[str, ...] = ()  # when the cases disagree: the answers still possible (never "undetermined")
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """The rules that gave the answer: all of `rules` when every possible case agrees (also on
+        "undetermined"); none when the cases disagree, for then no rule gave the answer."""
+        return () if self.open_values else self.rules
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """When the cases disagree: the rules that would answer, one or more per possible answer."""
+        return self.rules if self.open_values else ()
 
 
 UNDETERMINED = "undetermined"
@@ -93,7 +104,9 @@ def decide(rule: Callable[[Case], Outcome], possible: Possible) -> Decision:
     for f in fields(Case):
         if len(getattr(possible, f.name)) > 1 and _matters(f.name, outcomes):
             missing.extend(m for m in possible.missing_for(f.name) if m not in missing)
-    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)))
+    # The answers a recorded fact could still lead to; "undetermined" is not one of them (a case no
+    # rule decides is why the answer is withheld, not a possible answer).
+    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values - {UNDETERMINED})))
 
 
 def _matters(field_name: str, outcomes: dict[Case, Outcome]) -> bool:
