@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")
-    assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response)")
+    assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response) (default: off)")
     assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD) (default: today)")
     assess.set_defaults(func=_assess)
     check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
