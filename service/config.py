@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def default_workers() -> int:
     return usable_cpus() + 1
 
 
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/:@\s]*:)[^@/\s]*@")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -147,4 +149,10 @@ class Settings:
         return "RELAPSE_CDS_" + field_name.upper()
 
     def describe(self) -> dict:
-        return {f.name: (list(map(str, v)) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self) if f.name != "extras"}
+        """Every setting, for `relapse-cds config`; a password inside a URL (a database URL) is masked."""
+        def shown(value: object) -> object:
+            if isinstance(value, tuple):
+                return [shown(str(v)) for v in value]
+            return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+        return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}

@@ -97,3 +97,9 @@ def test_workers_follow_the_cpus_this_process_may_use(monkeypatch):
     assert Settings.from_env().workers == 4
     monkeypatch.setenv("RELAPSE_CDS_WORKERS", "7")
     assert Settings.from_env().workers == 7
+
+
+def test_config_masks_a_password_in_a_url(monkeypatch):
+    settings = Settings(forwarded_allow_ips="postgresql://cds:s3cret-pw@db.internal/cds")
+    assert settings.describe()["forwarded_allow_ips"] == "postgresql://cds:***@db.internal/cds"
+    assert Settings(extra_mappings=(ROOT / "site.yaml",)).describe()["extra_mappings"] == [str(ROOT / "site.yaml")]
