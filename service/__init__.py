@@ -7,7 +7,7 @@ import gc
 from flask import Flask
 
 from .config import Settings
-from .definition import relapse_service
+from .definition import hsct_order_service, relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
 from .logs import configure_logging
@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.settings"] = settings
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
+    #: Every service by id (discovery lists them all): patient-view, and the order-sign HSCT order check.
+    app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
 
     from .api.cors import register_cors

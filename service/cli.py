@@ -129,9 +129,33 @@ def _check(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    if args.pdq_summary and (status := _check_figures(knowledge, Path(args.pdq_summary))):
+        return status
     codes = sum(len(v) for v in knowledge.codemap.entries.values())
     print(f"ok: {len(knowledge.codemap.files)} mapping files, {codes} codes, {len(knowledge.cards.rules)} rule texts, "
           f"{len(knowledge.cards.references)} references; knowledge version {knowledge.version}")
+    return 0
+
+
+def _check_figures(knowledge, summary_path: Path) -> int:
+    """Every figure on a treatment card must be in the PDQ summary (bar the two documented misprint corrections)."""
+    from .knowledge.figures import card_texts, figures_not_in_summary
+
+    try:
+        summary = summary_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"relapse-cds check: cannot read the PDQ summary: {exc.strerror}", file=sys.stderr)
+        return 1
+    treatment = knowledge.treatment
+    texts = [*card_texts(treatment.options, "options.yaml"), *card_texts(treatment.work_up, "transplant.yaml: work_up"),
+             *card_texts(treatment.order_check, "transplant.yaml: order_check")]
+    problems = figures_not_in_summary(summary, texts)
+    if problems:
+        print("relapse-cds check: figures on the treatment cards are not in the PDQ summary:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"ok: {len(texts)} treatment card texts; every figure is in the PDQ summary (2 documented misprint corrections)")
     return 0
 
 
@@ -180,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.set_defaults(func=_assess)
     check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
     check.add_argument("files", nargs="*", help="extra mapping files to validate with the shipped ones")
+    check.add_argument("--pdq-summary", metavar="FILE", help="the NCI PDQ summary (text): check every figure on the treatment cards is in it (default: none, not checked)")
     check.set_defaults(func=_check)
     config = sub.add_parser("config", help="print the effective configuration")
     config.set_defaults(func=_config)

@@ -35,7 +35,7 @@ def _command(how: str, port: int) -> tuple[list[str], dict[str, str]]:
     return command, {"RELAPSE_CDS_BIND": f"127.0.0.1:{port}", "RELAPSE_CDS_WORKERS": "1"}
 
 
-def _serve_one_call(how: str, log_format: str, tmp_path) -> str:
+def _serve_one_call(how: str, log_format: str, tmp_path) -> tuple[str, dict]:
     port = free_port()
     command, env = _command(how, port)
     env.update({"RELAPSE_CDS_LOG_FORMAT": log_format, "RELAPSE_CDS_LOG_LEVEL": "INFO"})
@@ -45,12 +45,12 @@ def _serve_one_call(how: str, log_format: str, tmp_path) -> str:
                                  headers={"Authorization": f"Bearer {TOKEN}"})
         check_body(SERVICE_URL, response.status_code, response.json())
         time.sleep(0.3)  # the worker writes its line after answering
-    return log_path.read_text()
+    return log_path.read_text(), response.json()
 
 
 @pytest.mark.parametrize("how", ["serve", "gunicorn"])
 def test_each_call_is_logged_as_one_line_under_both_ways_of_serving(how, tmp_path):
-    log = _serve_one_call(how, "text", tmp_path)
+    log, _ = _serve_one_call(how, "text", tmp_path)
     lines = [line for line in log.splitlines() if f"hookInstance={EXAMPLE['hookInstance']}" in line]
     assert len(lines) == 1, log
     assert "cogRisk=high" in lines[0] and "hsct=recommended" in lines[0] and " relapse_cds " in lines[0]
@@ -60,13 +60,13 @@ def test_each_call_is_logged_as_one_line_under_both_ways_of_serving(how, tmp_pat
 
 @pytest.mark.parametrize("how", ["serve", "gunicorn"])
 def test_json_log_lines_for_log_shippers(how, tmp_path):
-    log = _serve_one_call(how, "json", tmp_path)
+    log, answer = _serve_one_call(how, "json", tmp_path)
     records = [json.loads(line) for line in log.splitlines() if line.strip()]  # every line is JSON
     assert {"time", "level", "logger", "message"} <= set(records[0])
     calls = [r for r in records if r.get("hookInstance") == EXAMPLE["hookInstance"]]
     assert len(calls) == 1, log
     call = calls[0]
-    assert (call["logger"], call["level"], call["cogRisk"], call["hsct"], call["cards"]) == ("relapse_cds", "INFO", "high", "recommended", 2)
+    assert (call["logger"], call["level"], call["cogRisk"], call["hsct"], call["cards"]) == ("relapse_cds", "INFO", "high", "recommended", len(answer["cards"]))
     assert isinstance(call["ms"], float)
     assert any(r["logger"] == "gunicorn.access" and "POST /cds-services/relapse-all-assessment" in r["message"] for r in records)
     for secret in SECRETS:

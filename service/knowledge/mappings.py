@@ -28,6 +28,7 @@ CONCEPTS: frozenset[str] = frozenset(
         "hsct", "mrd", "peripheral-blasts", "genetic-variant-assessment", "variant-present",
         "gene-studied", "gene-tp53", "gene-ikzf1", "gene-etv6", "gene-runx1", "specimen-bone-marrow",
         "dna-change-type", "change-deletion",
+        "hsct-order",  # draft orders checked by the order-sign service (mappings/orders.yaml)
     }
 )
 #: Concepts that may legitimately list no code (a site may have no bone-marrow specimen type).
