@@ -61,3 +61,9 @@ def configure_logging(level: str, log_format: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
+
+
+def log_call(logger: logging.Logger, **fields: object) -> None:
+    """One line per answered call: `key=value ...` as text, and the same keys as JSON fields. Callers
+    pass the hookInstance and the answers, never a patient id or anything from a header."""
+    logger.info(" ".join(f"{k}=%s" for k in fields), *fields.values(), extra={"fields": fields})
