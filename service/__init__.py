@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from flask import Flask
 
@@ -11,6 +10,7 @@ from .config import Settings, demo_page_enabled
 from .definition import hsct_order_service, relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
+from .logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -18,7 +18,7 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> Flask:
     """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
     settings = settings or Settings.from_env()
-    logging.getLogger("relapse_cds").setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
     service = relapse_service(knowledge.codemap)
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.routes import bp
 
     app.register_blueprint(bp)
-    if demo_page_enabled():  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
+    if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
         from .web import bp as web_bp
 
         app.register_blueprint(web_bp)

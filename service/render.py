@@ -110,7 +110,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "flags": [f.name for f in a.flags.raised],
         "missing": list(a.missing),
         "facts": [_fact_json(f, knowledge.cards, by_source) for f in a.facts],
-        "rules": {"cogRisk": list(a.cog.rules), "hsct": list(a.hsct.rules)},
+        "rules": {"cogRisk": list(a.cog.fired), "hsct": list(a.hsct.fired)},
         "knowledgeVersion": knowledge.version,
         "asOf": as_of,
     }
@@ -120,6 +120,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "problems": list(a.problems),
         "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
+        "candidateRules": {k: list(d.candidates) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.candidates},
         "timeline": [_event_json(knowledge.cards, e) for e in a.timeline],
     }
     out.update({k: v for k, v in optional.items() if v})
@@ -128,7 +129,8 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
 
 # -- shared card parts ------------------------------------------------------------------------------
 
-def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = ()) -> dict:
+def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = (),
+          candidates: tuple[str, ...] = ()) -> dict:
     card = {
         "uuid": str(uuid.uuid4()),
         "summary": summary,
@@ -137,7 +139,8 @@ def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts
         "source": {"label": texts.source["label"], "url": texts.source["url"], "topic": dict(texts.source["topic"])},
         "overrideReasons": [{"system": texts.override_system, "code": r["code"], "display": r["display"]} for r in texts.override_reasons],
         "links": [{"label": texts.link["label"], "url": texts.link["url"], "type": "absolute"}],
-        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {})}},
+        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {}),
+                                           **({"candidateRules": list(candidates)} if candidates else {})}},
     }
     return card
 
@@ -213,7 +216,7 @@ def _full_references(texts: CardTexts, refs: list[dict]) -> list[str]:
 
 def _shown_rules(a: Assessment) -> tuple[str, ...]:
     """Rules of the decisions made. An undetermined decision shows none: its options are on the missing card."""
-    return tuple(r for d in (a.hsct, a.cog) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
+    return tuple(r for d in (a.hsct, a.cog) for r in d.fired)
 
 
 #: The basis card's facts table shows at most this many rows (a record with hundreds of blood MRD
@@ -360,7 +363,7 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     # The figure is also on the basis card: where a long explanation leaves no room, it stays there.
     if len("\n".join(lines + figure + rest)) >= MAIN_DETAIL_LIMIT:
         figure = []
-    card = _card("assessment", summary, indicator, "\n".join(lines + figure + rest), texts, a.cog.rules + a.hsct.rules)
+    card = _card("assessment", summary, indicator, "\n".join(lines + figure + rest), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
         # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
         # never marked as recommended, so the two cannot be mistaken for one another.
@@ -395,7 +398,7 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
         domains = "; ".join(texts.label("domains", d) for d in sorted(a.unavailable))
         lines += ["", _layout(texts, "phrases", "unavailable", domains=md(domains))]
     lines += ["", _basis_pointer(texts)]
-    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
     # result is on file: when they could not be had, or one is on file with an imprecise date or an
     # unreadable specimen, the record needs completing, not a new test.

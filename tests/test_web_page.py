@@ -19,7 +19,7 @@ def page_status(monkeypatch, **env) -> int:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return create_app(Settings()).test_client().get("/").status_code
+    return create_app(Settings.from_env()).test_client().get("/").status_code
 
 
 def test_the_page_is_on_in_open_mode_and_off_with_trusted_clients(monkeypatch):
@@ -32,7 +32,7 @@ def test_the_page_is_on_in_open_mode_and_off_with_trusted_clients(monkeypatch):
 def test_a_wrong_demo_page_setting_stops_start_up(monkeypatch):
     monkeypatch.setenv("RELAPSE_CDS_DEMO_PAGE", "maybe")
     with pytest.raises(ValueError, match="RELAPSE_CDS_DEMO_PAGE"):
-        create_app(Settings())
+        create_app(Settings.from_env())
 
 
 def test_page_assets_are_local_and_guarded_by_csp(client, app):

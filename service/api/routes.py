@@ -9,6 +9,7 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from ..logs import log_call
 from ..pipeline import evaluate
 from ..render import Rendered, render
 from ..treatment.orders import hsct_orders, order_cards
@@ -73,7 +74,8 @@ def invoke(service_id: str):
     knowledge = current_app.extensions["relapse_cds.knowledge"]
     orders = hsct_orders(context["draftOrders"], knowledge, context["patientId"]) if service.hook == "order-sign" else None
     if orders == []:  # order-sign without an HSCT order: nothing to check, no card
-        log.info("hookInstance=%s service=%s cards=0 hsctOrders=0 ms=%.1f", hook_request["hookInstance"], service.id, (time.perf_counter() - started) * 1000)
+        log_call(log, hookInstance=hook_request["hookInstance"], service=service.id, cards=0, hsctOrders=0,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
         return jsonify({"cards": []})
     today = date.today()
     evaluation = evaluate(
@@ -84,10 +86,9 @@ def invoke(service_id: str):
     if orders is not None:  # order-sign: one card answering the HSCT order(s), the assessment beside it
         rendered = Rendered(order_cards(evaluation.assessment, knowledge, orders), rendered.extension)
     a = evaluation.assessment
-    log.info(
-        "hookInstance=%s service=%s cards=%d cogRisk=%s hsct=%s missing=%d ms=%.1f",
-        hook_request["hookInstance"], service.id, len(rendered.cards), a.cog.value, a.hsct.value,
-        len(a.missing), (time.perf_counter() - started) * 1000,
+    log_call(  # no patient id, no token: the hookInstance ties a line to the EHR's call
+        log, hookInstance=hook_request["hookInstance"], service=service.id, cards=len(rendered.cards),
+        cogRisk=a.cog.value, hsct=a.hsct.value, missing=len(a.missing), ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return jsonify({"cards": rendered.cards, "extension": rendered.extension})
 
