@@ -11,12 +11,15 @@ from .config import Settings
 from .definition import relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
+from .store import StoreSettings, open_store
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
+def create_app(settings: Settings | None = None, store_settings: StoreSettings | None = None) -> Flask:
+    """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up.
+    The store (audit trail, feedback) is opened and migrated here too; a database that is down does not
+    stop start-up (see service/store/store.py)."""
     settings = settings or Settings.from_env()
     logging.getLogger("relapse_cds").setLevel(settings.log_level)
     knowledge = load_knowledge(settings.extra_mappings)
@@ -30,12 +33,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
+    app.extensions["relapse_cds.store"] = open_store(store_settings or StoreSettings.from_env())
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers
+    from .api.feedback import bp as feedback_bp
+    from .api.metrics import register_metrics
     from .api.routes import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(feedback_bp)
+    register_metrics(app)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)
     # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing

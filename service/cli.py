@@ -19,6 +19,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from . import create_app
 
+    from . import metrics
+
+    metrics.fresh_directory()  # before the workers fork: they all count into it
     try:
         app = create_app()
     except (KnowledgeError, ValueError) as exc:
@@ -138,7 +141,14 @@ def _config(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"relapse-cds config: {exc}", file=sys.stderr)
         return 2
-    json.dump(settings.describe(), sys.stdout, indent=2, default=str)
+    from .store import StoreSettings
+
+    try:
+        described = dict(settings.describe(), store=StoreSettings.from_env().describe())
+    except ValueError as exc:
+        print(f"relapse-cds config: {exc}", file=sys.stderr)
+        return 2
+    json.dump(described, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0
 
@@ -162,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     config = sub.add_parser("config", help="print the effective configuration")
     config.set_defaults(func=_config)
+    from .store.cli import add_commands
+
+    add_commands(sub, _date)
     return parser
 
 

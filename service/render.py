@@ -301,4 +301,5 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
         extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else flag.detail)})" if flag.detail else ""
         lines.append("- " + texts.phrase("flag_line", label=md(body["label"]), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
     lines += _evidence(texts, (), names)
-    return _card("flags", summary, "info", "\n".join(lines), texts)
+    # Rule ids of the flags card: one `flag.<name>` per raised flag, so that feedback is tied to each.
+    return _card("flags", summary, "info", "\n".join(lines), texts, tuple(f"flag.{n}" for n in names))

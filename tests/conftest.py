@@ -4,6 +4,8 @@ conformance (tests/cds_hooks_checker.py) before the test sees it."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,10 @@ import pytest
 from cds_hooks_checker import assert_conformant_discovery, assert_conformant_response
 from service import create_app
 from service.config import Settings
+
+# The test apps' store (audit trail, feedback) lives in a throwaway directory: never a user's data or database.
+os.environ["RELAPSE_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="relapse-cds-tests-")
+os.environ.pop("RELAPSE_CDS_DATABASE_URL", None)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "patients"
 SERVICE_URL = "/cds-services/relapse-all-assessment"

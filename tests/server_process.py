@@ -28,12 +28,18 @@ def _healthy(base: str) -> bool:
         return False
 
 
+def _child_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The test process's environment, without its own metrics directory (a server counts in its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return dict(env, **(extra or {}))
+
+
 @contextmanager
 def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), cwd=ROOT,
+            command, stdout=log, stderr=subprocess.STDOUT, env=_child_env(env), cwd=ROOT,
         )
         base = f"http://127.0.0.1:{port}"
         try:

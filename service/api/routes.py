@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from ..pipeline import evaluate
 from ..render import render
+from .audit import record_invocation
 from .body import read_json
 from .errors import ApiError
 from .schemas import HookRequestSchema, PatientViewContextSchema
@@ -75,6 +76,8 @@ def invoke(service_id: str):
     )
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     a = evaluation.assessment
+    if rendered.cards:
+        record_invocation(service.id, hook_request, context["patientId"], a, rendered.cards, started)
     log.info(
         "hookInstance=%s service=%s cards=%d cogRisk=%s hsct=%s missing=%d ms=%.1f",
         hook_request["hookInstance"], service.id, len(rendered.cards), a.cog.value, a.hsct.value,

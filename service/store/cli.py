@@ -1,0 +1,89 @@
+"""`relapse-cds db upgrade`, `relapse-cds purge`, `relapse-cds report`: the store's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import migrate, report
+from .config import StoreSettings
+from .store import open_store
+
+
+def _open():
+    return open_store(StoreSettings.from_env(), migrate_schema=False)
+
+
+def _fail(command: str, exc: Exception) -> int:
+    print(f"relapse-cds {command}: the database could not be used ({type(exc).__name__}); "
+          f"check RELAPSE_CDS_DATABASE_URL", file=sys.stderr)
+    return 1
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    try:
+        store = _open()
+        revision = migrate.upgrade(store.engine)
+    except (SQLAlchemyError, ValueError) as exc:
+        return _fail("db upgrade", exc)
+    print(f"ok: schema at revision {revision} ({StoreSettings.from_env().describe()['database_url']})")
+    return 0
+
+
+def purge(args: argparse.Namespace) -> int:
+    try:
+        store = _open()
+        result = store.purge(args.days)
+    except (SQLAlchemyError, ValueError) as exc:
+        return _fail("purge", exc)
+    days = args.days or store.settings.retention_days
+    print(f"purged records older than {days} days: {result.invocations} invocations, {result.cards} cards, "
+          f"{result.feedback} feedback items; {result.jti} expired jti entries")
+    return 0
+
+
+def show_report(args: argparse.Namespace) -> int:
+    since = datetime.combine(args.since, datetime.min.time()) if args.since else None
+    try:
+        data = report.build(_open().engine, since)
+    except (SQLAlchemyError, ValueError) as exc:
+        return _fail("report", exc)
+    if args.format == "json":
+        json.dump(data, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        sys.stdout.write(report.as_csv(data))
+    else:
+        sys.stdout.write(report.as_table(data))
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of days: {text!r}")
+    return value
+
+
+def add_commands(sub, date_type) -> None:
+    """Adds the store's subcommands to the `relapse-cds` parser (`date_type` parses YYYY-MM-DD)."""
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database schema to the newest revision").set_defaults(func=db_upgrade)
+    p = sub.add_parser("purge", help="delete audit records and feedback older than the retention period")
+    p.add_argument("--days", type=_positive, help="retention in days (default RELAPSE_CDS_RETENTION_DAYS, 365)")
+    p.set_defaults(func=purge)
+    r = sub.add_parser("report", help="governance report: cards, feedback and override reasons by rule")
+    r.add_argument("--since", type=date_type, help="only records from this date (YYYY-MM-DD)")
+    form = r.add_mutually_exclusive_group()
+    form.add_argument("--json", dest="format", action="store_const", const="json", help="the report as JSON")
+    form.add_argument("--csv", dest="format", action="store_const", const="csv", help="one CSV row per rule")
+    r.set_defaults(func=show_report, format="table")
+
