@@ -48,7 +48,7 @@ def _row(service_id: str, item: dict, client: tuple[str | None, str | None], rec
 def _insert_ignoring_duplicates(connection: Connection, row: dict) -> bool:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(feedback).values(**row).on_conflict_do_nothing(index_elements=["item_hash"])
-    return connection.execute(statement).rowcount == 1
+    return connection.execute(statement.returning(feedback.c.id)).first() is not None
 
 
 def save(engine: Engine, service_id: str, items: list[dict], client: tuple[str | None, str | None]) -> FeedbackResult:
