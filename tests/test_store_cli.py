@@ -31,7 +31,7 @@ def seed(url: str) -> None:
     engine = create_engine(normalise_url(url))
     with engine.begin() as c:
         inv = c.execute(insert(invocation).values(
-            recorded_at=utcnow(), service_id="relapse-all-assessment", hook="patient-view", hook_instance="h",
+            id="i-1", recorded_at=utcnow(), service_id="relapse-all-assessment", hook="patient-view", hook_instance="h",
             cog_risk="undetermined", hsct="undetermined", flags="[]", missing='["endReinductionMrd"]',
             knowledge_version="k", processing_ms=5.0)).inserted_primary_key[0]
         c.execute(insert(card), [

@@ -7,7 +7,6 @@ given the same key, or their hashes of one patient differ."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import os
@@ -53,4 +52,4 @@ class PatientHasher:
     def __call__(self, patient_id: str | None) -> str | None:
         if not patient_id:
             return None
-        return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()

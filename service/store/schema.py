@@ -12,7 +12,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 invocation = Table(
     "invocation", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("id", String(32), primary_key=True),  # a uuid4 made with the record: batches insert in one go
     Column("recorded_at", DateTime, nullable=False, index=True),
     Column("service_id", String(64), nullable=False),
     Column("hook", String(64), nullable=False),
@@ -32,7 +32,7 @@ invocation = Table(
 card = Table(
     "card", metadata,
     Column("uuid", String(64), primary_key=True),
-    Column("invocation_id", Id, ForeignKey("invocation.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("invocation_id", String(32), ForeignKey("invocation.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("kind", String(32), nullable=False),
     Column("indicator", String(16), nullable=False),
     Column("rules", Text, nullable=False),

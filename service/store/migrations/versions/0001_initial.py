@@ -18,7 +18,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "invocation",
-        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.Column("service_id", sa.String(64), nullable=False),
         sa.Column("hook", sa.String(64), nullable=False),
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.create_table(
         "card",
         sa.Column("uuid", sa.String(64), primary_key=True),
-        sa.Column("invocation_id", Id, sa.ForeignKey("invocation.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("invocation_id", sa.String(32), sa.ForeignKey("invocation.id", ondelete="CASCADE"), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("indicator", sa.String(16), nullable=False),
         sa.Column("rules", sa.Text(), nullable=False),
