@@ -34,6 +34,14 @@ def _child_env(extra: dict[str, str] | None) -> dict[str, str]:
     return dict(env, **(extra or {}))
 
 
+def wait_until_healthy(process: subprocess.Popen, base: str, log_path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not _healthy(base):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start: {log_path.read_text()}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
@@ -43,11 +51,7 @@ def running(command: list[str], log_path: Path, port: int, env: dict[str, str] |
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while not _healthy(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()}")
-                time.sleep(0.2)
+            wait_until_healthy(process, base, log_path)
             yield base
         finally:
             process.terminate()

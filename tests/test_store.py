@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import insert, inspect, select, text, update

@@ -20,7 +20,7 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 from conftest import FIXTURES, SERVICE_URL, load_fixture
-from server_process import ROOT, _child_env, _healthy, free_port
+from server_process import ROOT, _child_env, free_port, wait_until_healthy
 from service.store.engine import normalise_url
 from service.store.schema import feedback
 from store_backends import database_url  # noqa: F401 - fixture
@@ -36,17 +36,14 @@ KILL_AFTER_ACKS, KILL_DEADLINE_S = 150, 20
 def server(tmp_path: Path, url: str, workers: int = WORKERS):
     """A server in its own process group (so that SIGKILL reaches master and workers alike)."""
     port = free_port()
-    log = (tmp_path / f"server-{port}.log").open("w")
+    log_path = tmp_path / f"server-{port}.log"
+    log = log_path.open("w")
     env = _child_env({"RELAPSE_CDS_DATA_DIR": str(tmp_path / "data"), "RELAPSE_CDS_DATABASE_URL": url})
     command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while not _healthy(base):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {(tmp_path / f'server-{port}.log').read_text()}")
-            time.sleep(0.2)
+        wait_until_healthy(process, base, log_path, seconds=60)
         yield base, process
     finally:
         if process.poll() is None:

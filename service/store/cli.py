@@ -24,34 +24,35 @@ def _fail(command: str, exc: Exception) -> int:
     return 1
 
 
-def db_upgrade(args: argparse.Namespace) -> int:
+def _attempt(command: str, action):
+    """Runs `action` on the store; a database that cannot be used is a one-line error, exit 1."""
     try:
-        store = _open()
-        revision = migrate.upgrade(store.engine)
+        return action(_open()), 0
     except (SQLAlchemyError, ValueError) as exc:
-        return _fail("db upgrade", exc)
-    print(f"ok: schema at revision {revision} ({StoreSettings.from_env().describe()['database_url']})")
-    return 0
+        return None, _fail(command, exc)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    revision, status = _attempt("db upgrade", lambda store: migrate.upgrade(store.engine))
+    if revision:
+        print(f"ok: schema at revision {revision} ({StoreSettings.from_env().describe()['database_url']})")
+    return status
 
 
 def purge(args: argparse.Namespace) -> int:
-    try:
-        store = _open()
-        result = store.purge(args.days)
-    except (SQLAlchemyError, ValueError) as exc:
-        return _fail("purge", exc)
-    days = args.days or store.settings.retention_days
-    print(f"purged records older than {days} days: {result.invocations} invocations, {result.cards} cards, "
-          f"{result.feedback} feedback items; {result.jti} expired jti entries")
-    return 0
+    result, status = _attempt("purge", lambda store: (store.purge(args.days), args.days or store.settings.retention_days))
+    if result:
+        counts, days = result
+        print(f"purged records older than {days} days: {counts.invocations} invocations, {counts.cards} cards, "
+              f"{counts.feedback} feedback items; {counts.jti} expired jti entries")
+    return status
 
 
 def show_report(args: argparse.Namespace) -> int:
     since = datetime.combine(args.since, datetime.min.time()) if args.since else None
-    try:
-        data = report.build(_open().engine, since)
-    except (SQLAlchemyError, ValueError) as exc:
-        return _fail("report", exc)
+    data, status = _attempt("report", lambda store: report.build(store.engine, since))
+    if data is None:
+        return status
     if args.format == "json":
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
