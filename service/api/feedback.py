@@ -8,6 +8,8 @@ preflight is answered by Flask's automatic OPTIONS with the headers of service/a
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -18,6 +20,7 @@ from .body import read_json
 from .errors import ApiError
 from .routes import _messages
 
+log = logging.getLogger("relapse_cds")
 bp = Blueprint("feedback", __name__)
 #: One request carries the actions of one screen; more is not a CDS client's feedback.
 MAX_ITEMS = 500
@@ -99,7 +102,7 @@ def feedback(service_id: str):
         result = current_app.extensions["relapse_cds.store"].save_feedback(service.id, items, client_of(g))
     except StoreError as exc:
         metrics.inc("relapse_cds_feedback_write_failures_total")
-        current_app.logger.error("feedback could not be stored: %s", exc)
+        log.error("feedback could not be stored: %s", exc)
         raise ApiError(503, "transient", "feedback could not be stored now; send it again later") from None
     for outcome, count in result.by_outcome.items():
         metrics.inc("relapse_cds_feedback_total", count, outcome=outcome)
