@@ -29,7 +29,7 @@ from test_fixture_patients import as_request
 pytestmark = pytest.mark.e2e
 FEEDBACK_URL = SERVICE_URL + "/feedback"
 WORKERS, CLIENTS = 3, 6
-KILL_AFTER_ACKS, KILL_DEADLINE_S = 150, 20
+KILL_AFTER_ACKS, KILL_DEADLINE_S = 300, 30
 
 
 @contextmanager
