@@ -10,6 +10,7 @@ from flask import Flask
 from .config import Settings
 from .definition import relapse_service
 from .fhir.select import Selector
+from . import metrics
 from .knowledge import load_knowledge
 from .store import StoreSettings, open_store
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     app.extensions["relapse_cds.service"] = service
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
     app.extensions["relapse_cds.store"] = open_store(store_settings or StoreSettings.from_env())
+    metrics.prepare()
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers

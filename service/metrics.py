@@ -63,14 +63,20 @@ def fresh_directory() -> str:
     return path
 
 
+def prepare() -> None:
+    """Called by the app factory, so in gunicorn's master when the app is preloaded: the directory
+    exists before the workers fork, and they all inherit it."""
+    if not os.environ.get(ENV):
+        fresh_directory()
+    os.makedirs(os.environ[ENV], exist_ok=True)
+
+
 def _ensure() -> dict[str, object]:
     if _metrics:
         return _metrics
     with _lock:
         if not _metrics:
-            if not os.environ.get(ENV):
-                fresh_directory()
-            os.makedirs(os.environ[ENV], exist_ok=True)
+            prepare()
             from prometheus_client import Counter, Histogram
 
             built: dict[str, object] = {}

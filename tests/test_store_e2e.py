@@ -33,13 +33,17 @@ KILL_AFTER_ACKS, KILL_DEADLINE_S = 300, 30
 
 
 @contextmanager
-def server(tmp_path: Path, url: str, workers: int = WORKERS):
-    """A server in its own process group (so that SIGKILL reaches master and workers alike)."""
+def server(tmp_path: Path, url: str, workers: int = WORKERS, via: str = "serve"):
+    """A server in its own process group (so that SIGKILL reaches master and workers alike), started by
+    `relapse-cds serve` or by gunicorn with the container's config."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
     log = log_path.open("w")
-    env = _child_env({"RELAPSE_CDS_DATA_DIR": str(tmp_path / "data"), "RELAPSE_CDS_DATABASE_URL": url})
+    env = _child_env({"RELAPSE_CDS_DATA_DIR": str(tmp_path / "data"), "RELAPSE_CDS_DATABASE_URL": url,
+                      "RELAPSE_CDS_BIND": f"127.0.0.1:{port}", "RELAPSE_CDS_WORKERS": str(workers)})
     command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if via == "gunicorn":
+        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "docker" / "gunicorn.conf.py"), "service:create_app()"]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -127,8 +131,9 @@ def test_acknowledged_feedback_survives_sigkill_of_the_whole_server_exactly_once
           f"{sum(counts.values())} stored after restart, {len(lost)} acknowledged lost, 0 stored twice")
 
 
-def test_metrics_are_summed_over_the_workers(tmp_path):
-    with server(tmp_path, f"sqlite:///{tmp_path / 'store.sqlite3'}") as (base, _):
+@pytest.mark.parametrize("via", ["serve", "gunicorn"])
+def test_metrics_are_summed_over_the_workers(tmp_path, via):
+    with server(tmp_path, f"sqlite:///{tmp_path / 'store.sqlite3'}", via=via) as (base, _):
         body = as_request(load_fixture(FIXTURES / "b-early-marrow-tp53-ikzf1.json")["bundle"])
         for _ in range(12):  # a new connection each time: the workers share them out
             assert requests.post(base + SERVICE_URL, json=body, timeout=10, headers={"Connection": "close"}).status_code == 200
