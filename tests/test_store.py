@@ -388,3 +388,33 @@ def test_a_generated_patient_key_is_kept_in_the_data_directory(tmp_path):
 def test_other_database_kinds_are_refused(tmp_path):
     with pytest.raises(ValueError, match="sqlite:/// or postgresql://"):
         open_store(StoreSettings(data_dir=tmp_path, database_url="mysql://u@h/db"), migrate_schema=False)
+
+
+def test_an_unusable_data_directory_stops_start_up_with_a_clear_message(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ValueError, match="RELAPSE_CDS_DATA_DIR"):
+        open_store(StoreSettings(data_dir=blocker / "data"), migrate_schema=False)
+
+
+def test_the_store_knows_nothing_of_the_web():
+    """Persistence is its own room: service/store/ imports no Flask (the API hands it what it needs)."""
+    from test_architecture import SERVICE, imported_modules
+
+    for path in (SERVICE / "store").rglob("*.py"):
+        assert not {n.split(".")[0] for n in imported_modules(path)} & {"flask", "werkzeug", "marshmallow"}, path
+
+
+def test_sqlite_runs_in_wal_mode_with_full_synchronous_commits(tmp_path):
+    store = store_of(make_app(f"sqlite:///{tmp_path / 'wal.sqlite3'}", tmp_path))
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_the_default_database_is_a_file_in_a_data_directory_made_on_first_start(tmp_path):
+    data = tmp_path / "not-yet"
+    app = create_app(Settings(), StoreSettings(data_dir=data))
+    assert (data / "relapse-cds.sqlite3").is_file() and (data / "patient-hash.key").is_file()
+    assert migrate.current(store_of(app).engine) == migrate.head()

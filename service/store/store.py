@@ -75,9 +75,14 @@ class Store:
 
 
 def open_store(settings: StoreSettings, migrate_schema: bool = True) -> Store:
-    """Engine and key; the schema is migrated here (a failure is logged and counted, not fatal)."""
-    hasher = PatientHasher(load_key(settings.patient_hash_key, settings.data_dir))
-    engine = make_engine(settings.url)
+    """Engine and key; the schema is migrated here (a database failure is logged, not fatal). An
+unusable data directory is a configuration error: ValueError, and the service does not start."""
+    try:
+        hasher = PatientHasher(load_key(settings.patient_hash_key, settings.data_dir))
+        engine = make_engine(settings.url)
+    except OSError as exc:  # a configuration error: stop with a clear message rather than run blind
+        raise ValueError(f"the data directory {settings.data_dir} cannot be used ({exc.strerror}); "
+                         f"set RELAPSE_CDS_DATA_DIR to a writable directory") from None
     store = Store(settings, engine, hasher)
     if migrate_schema:
         try:
