@@ -49,6 +49,7 @@ def seed(url: str) -> None:
 def test_db_upgrade_report_and_purge(tmp_path, database_url):  # noqa: F811
     upgraded = cli(tmp_path, database_url, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
+    assert not (tmp_path / "data" / "patient-hash.key").exists()  # the commands hash nothing
     assert f"revision {migrate.head()}" in upgraded.stdout
     seed(database_url)
 

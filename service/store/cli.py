@@ -11,16 +11,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import migrate, report
 from .config import StoreSettings
-from .store import open_store
+from .engine import make_engine
+from .identity import PatientHasher
+from .store import Store
 
 
-def _open():
-    return open_store(StoreSettings.from_env(), migrate_schema=False)
+def _open() -> Store:
+    """The store without the patient-hash key (the commands hash nothing: none is generated for them)."""
+    settings = StoreSettings.from_env()
+    return Store(settings, make_engine(settings.url), PatientHasher(b""))
 
 
 def _fail(command: str, exc: Exception) -> int:
     print(f"relapse-cds {command}: the database could not be used ({type(exc).__name__}); "
-          f"check RELAPSE_CDS_DATABASE_URL", file=sys.stderr)
+          f"check RELAPSE_CDS_DATABASE_URL, and that `relapse-cds db upgrade` has run", file=sys.stderr)
     return 1
 
 
@@ -28,7 +32,7 @@ def _attempt(command: str, action):
     """Runs `action` on the store; a database that cannot be used is a one-line error, exit 1."""
     try:
         return action(_open()), 0
-    except (SQLAlchemyError, ValueError) as exc:
+    except (SQLAlchemyError, ValueError, OSError) as exc:
         return None, _fail(command, exc)
 
 
