@@ -26,6 +26,8 @@ def check_body(path: str, status: int, body: object) -> None:
     """The conformance gate applied to every response the tests produce."""
     if status == 200 and path == "/cds-services":
         assert_conformant_discovery(body)
+    elif status == 200 and path.startswith("/cds-services/") and path.endswith("/feedback"):
+        assert set(body) == {"stored", "duplicates", "unknownCards"}, body  # the feedback receipt
     elif status == 200 and path.startswith("/cds-services/"):
         assert_conformant_response(body)
         assert "org.relapse-cds.assessment" in body["extension"]

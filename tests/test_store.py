@@ -155,6 +155,7 @@ def test_feedback_is_stored_once_and_unknown_cards_apart(app, client):
     body = {"feedback": [item(cards[0]["uuid"], "accepted"), item(cards[1]["uuid"], code="other"), item("no-such-card")]}
     first = client.post(FEEDBACK_URL, json=body)
     assert first.status_code == 200, first.get_json()
+    check_body(FEEDBACK_URL, 200, first.get_json())
     assert first.get_json() == {"stored": 3, "duplicates": 0, "unknownCards": 1}
     again = client.post(FEEDBACK_URL, json=body)
     assert again.status_code == 200 and again.get_json() == {"stored": 0, "duplicates": 3, "unknownCards": 0}
