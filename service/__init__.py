@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from flask import Flask
 
-from .config import Settings
-from .definition import relapse_service
-from .fhir.select import Selector
 from . import metrics
+from .config import Settings
+from .definition import hsct_order_service, relapse_service
+from .fhir.select import Selector
 from .knowledge import load_knowledge
+from .logs import configure_logging
 from .store import StoreSettings, open_store
 
 __all__ = ["create_app"]
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     The store (audit trail, feedback) is opened and migrated here too; a database that is down does not
     stop start-up (see service/store/store.py)."""
     settings = settings or Settings.from_env()
-    logging.getLogger("relapse_cds").setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
     service = relapse_service(knowledge.codemap)
 
@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     app.extensions["relapse_cds.settings"] = settings
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
+    #: Every service by id (discovery lists them all): patient-view, and the order-sign HSCT order check.
+    app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
     app.extensions["relapse_cds.store"] = open_store(store_settings or StoreSettings.from_env())
     metrics.prepare()

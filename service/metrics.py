@@ -51,10 +51,14 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 _lock = threading.Lock()
 _metrics: dict[str, object] = {}
+_directory: list[str] = []  # where this process's counters are written, fixed when they are made
 
 
 def fresh_directory() -> str:
-    """A new, empty directory for this server's counters (called in the master before workers fork)."""
+    """A new, empty directory for this server's counters (called in the master before workers fork).
+    Once counters exist in this process they keep the directory they write to."""
+    if _metrics:
+        return _directory[0]
     path = tempfile.mkdtemp(prefix="relapse-cds-metrics-")
     os.environ[ENV] = path
     owner = os.getpid()
@@ -66,6 +70,8 @@ def fresh_directory() -> str:
 def prepare() -> None:
     """Called by the app factory, so in gunicorn's master when the app is preloaded: the directory
     exists before the workers fork, and they all inherit it."""
+    if _metrics:  # counters already made here keep their directory
+        return
     if not os.environ.get(ENV):
         fresh_directory()
     os.makedirs(os.environ[ENV], exist_ok=True)
@@ -77,6 +83,7 @@ def _ensure() -> dict[str, object]:
     with _lock:
         if not _metrics:
             prepare()
+            _directory[:] = [os.environ[ENV]]
             from prometheus_client import Counter, Histogram
 
             built: dict[str, object] = {}
@@ -110,5 +117,5 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry, path=_directory[0])
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -43,11 +43,11 @@ def wait_until_healthy(process: subprocess.Popen, base: str, log_path: Path, sec
 
 
 @contextmanager
-def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=_child_env(env), cwd=ROOT,
+            command, stdout=log, stderr=subprocess.STDOUT, env=_child_env(env), cwd=cwd,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -7,13 +7,14 @@ import time
 from flask import current_app, g
 
 from .. import metrics
+from ..render import CARD_EXTENSION_KEY
 from ..store.audit import client_of
 
 
 def record_invocation(service_id: str, hook_request: dict, patient_id: str, assessment, cards: list[dict], started: float) -> None:
     """Counts the cards and queues their audit record; never raises, never waits for the database."""
     for card in cards:
-        metrics.inc("relapse_cds_cards_total", kind=card["extension"]["org.relapse-cds.card"]["kind"])
+        metrics.inc("relapse_cds_cards_total", kind=str(((card.get("extension") or {}).get(CARD_EXTENSION_KEY) or {}).get("kind", "unknown")))
     store = current_app.extensions["relapse_cds.store"]
     store.record_invocation(
         service_id=service_id, hook=hook_request["hook"], hook_instance=hook_request["hookInstance"],

@@ -87,8 +87,8 @@ _SCHEMA = FeedbackRequestSchema()
 
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str):
-    service = current_app.extensions["relapse_cds.service"]
-    if service_id != service.id:
+    service = current_app.extensions["relapse_cds.services"].get(service_id)
+    if service is None:
         raise ApiError(404, "not-found", f"no CDS service with id {service_id[:64]!r}; see GET /cds-services")
     settings = current_app.extensions["relapse_cds.settings"]
     body = read_json(request, settings.max_body_bytes, settings.max_json_depth)

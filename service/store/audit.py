@@ -64,7 +64,7 @@ def build_record(*, service_id: str, hook: str, hook_instance: str, client: tupl
 
 
 def _card_row(c: dict) -> dict:
-    ext = (c.get("extension") or {}).get("org.relapse-cds.card") or {}
+    ext = (c.get("extension") or {}).get("org.relapse-cds.card") or {}  # render.CARD_EXTENSION_KEY
     return {"uuid": c["uuid"], "kind": ext.get("kind", "unknown"), "indicator": c.get("indicator", "info"),
             "rules": json.dumps(list(ext.get("rules", [])))}
 

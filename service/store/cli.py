@@ -7,8 +7,10 @@ import json
 import sys
 from datetime import datetime
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import ConfigError
 from . import migrate, report
 from .config import StoreSettings
 from .engine import make_engine
@@ -24,22 +26,29 @@ def _open() -> Store:
 
 def _fail(command: str, exc: Exception) -> int:
     print(f"relapse-cds {command}: the database could not be used ({type(exc).__name__}); "
-          f"check RELAPSE_CDS_DATABASE_URL, and that `relapse-cds db upgrade` has run", file=sys.stderr)
+          f"check RELAPSE_CDS_DATABASE_URL and that the database is up", file=sys.stderr)
     return 1
 
 
-def _attempt(command: str, action):
-    """Runs `action` on the store; a database that cannot be used is a one-line error, exit 1."""
+def _attempt(command: str, action, migrated: bool = True):
+    """Runs `action` on the store, its schema brought to the newest revision first (a no-op when it is
+    there; a fresh database then reports zeros); a database that cannot be used is one line, exit 1."""
     try:
-        return action(_open()), 0
+        store = _open()
+        if migrated:
+            migrate.upgrade(store.engine)
+        return action(store), 0
+    except ConfigError:
+        raise  # a setting of the wrong form: `relapse-cds` prints its one line
     except (SQLAlchemyError, ValueError, OSError) as exc:
         return None, _fail(command, exc)
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    revision, status = _attempt("db upgrade", lambda store: migrate.upgrade(store.engine))
+    revision, status = _attempt("db upgrade", lambda store: migrate.upgrade(store.engine), migrated=False)
     if revision:
-        print(f"ok: schema at revision {revision} ({StoreSettings.from_env().describe()['database_url']})")
+        shown = make_url(StoreSettings.from_env().url).render_as_string(hide_password=True)
+        print(f"ok: schema at revision {revision} ({shown})")
     return status
 
 
@@ -67,28 +76,19 @@ def show_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"not a positive number of days: {text!r}")
-    return value
-
-
-def add_commands(sub, date_type) -> None:
-    """Adds the store's subcommands to the `relapse-cds` parser (`date_type` parses YYYY-MM-DD)."""
+def add_commands(sub, date_type, positive_type) -> None:
+    """Adds the store's subcommands to the `relapse-cds` parser (`date_type` parses YYYY-MM-DD,
+    `positive_type` a positive integer)."""
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="migrate the database schema to the newest revision").set_defaults(func=db_upgrade)
     p = sub.add_parser("purge", help="delete audit records and feedback older than the retention period")
-    p.add_argument("--days", type=_positive, help="retention in days (default RELAPSE_CDS_RETENTION_DAYS, 365)")
+    p.add_argument("--days", type=positive_type, help="retention in days (default: $RELAPSE_CDS_RETENTION_DAYS, else 365)")
     p.set_defaults(func=purge)
     r = sub.add_parser("report", help="governance report: cards, feedback and override reasons by rule")
-    r.add_argument("--since", type=date_type, help="only records from this date (YYYY-MM-DD)")
+    r.add_argument("--since", type=date_type, help="only records from this date (YYYY-MM-DD) (default: all records)")
     form = r.add_mutually_exclusive_group()
-    form.add_argument("--json", dest="format", action="store_const", const="json", help="the report as JSON")
-    form.add_argument("--csv", dest="format", action="store_const", const="csv", help="one CSV row per rule")
+    form.add_argument("--json", dest="format", action="store_const", const="json", help="the report as JSON (default: a table)")
+    form.add_argument("--csv", dest="format", action="store_const", const="csv", help="one CSV row per rule (default: a table)")
     r.set_defaults(func=show_report, format="table")
 

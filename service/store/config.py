@@ -1,4 +1,4 @@
-"""Store settings from the environment (RELAPSE_CDS_DATABASE_URL and friends); see the README table."""
+"""The store's part of the settings (RELAPSE_CDS_DATABASE_URL and friends, read in service/config.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_RETENTION_DAYS = 365
+from ..config import Settings
+
 SQLITE_FILE = "relapse-cds.sqlite3"
 
 
@@ -23,40 +24,24 @@ class StoreSettings:
     #: RELAPSE_CDS_DATABASE_URL: `sqlite:///path` or `postgresql://user@host:port/db`; default SQLite in data_dir.
     database_url: str | None = None
     #: RELAPSE_CDS_RETENTION_DAYS: audit rows, feedback and expired jti older than this are purged.
-    retention_days: int = DEFAULT_RETENTION_DAYS
+    retention_days: int = Settings.retention_days
     #: RELAPSE_CDS_PATIENT_HASH_KEY: the HMAC key for patient ids; unset: generated once in data_dir.
     patient_hash_key: str | None = None
 
     @classmethod
-    def from_env(cls) -> "StoreSettings":
-        raw_days = os.environ.get("RELAPSE_CDS_RETENTION_DAYS", "").strip()
-        try:
-            days = int(raw_days) if raw_days else DEFAULT_RETENTION_DAYS
-        except ValueError:
-            raise ValueError(f"RELAPSE_CDS_RETENTION_DAYS must be a whole number of days, got {raw_days!r}") from None
-        if days <= 0:
-            raise ValueError(f"RELAPSE_CDS_RETENTION_DAYS must be positive, got {days}")
-        data_dir = os.environ.get("RELAPSE_CDS_DATA_DIR", "").strip()
+    def from_settings(cls, settings: Settings) -> "StoreSettings":
         return cls(
-            data_dir=Path(data_dir) if data_dir else default_data_dir(),
-            database_url=os.environ.get("RELAPSE_CDS_DATABASE_URL", "").strip() or None,
-            retention_days=days,
-            patient_hash_key=os.environ.get("RELAPSE_CDS_PATIENT_HASH_KEY", "").strip() or None,
+            data_dir=Path(settings.data_dir) if settings.data_dir else default_data_dir(),
+            database_url=settings.database_url or None,
+            retention_days=settings.retention_days,
+            patient_hash_key=settings.patient_hash_key or None,
         )
+
+    @classmethod
+    def from_env(cls) -> "StoreSettings":
+        """Read with the other settings (service/config.py): one parser, one error form."""
+        return cls.from_settings(Settings.from_env())
 
     @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / SQLITE_FILE}"
-
-    def describe(self) -> dict:
-        """For `relapse-cds config`: the URL without its password, never the key itself."""
-        from sqlalchemy.engine import make_url
-
-        try:
-            shown = make_url(self.url).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - a malformed URL is reported by open_store, not here
-            shown = "(unparsable URL)"
-        return {
-            "data_dir": str(self.data_dir), "database_url": shown, "retention_days": self.retention_days,
-            "patient_hash_key": "from RELAPSE_CDS_PATIENT_HASH_KEY" if self.patient_hash_key else "generated file in data_dir",
-        }

@@ -3,6 +3,7 @@ at start-up and by `relapse-cds db upgrade`."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: Alembic's own INFO lines bypass the service's log format (text or JSON); open_store logs the outcome.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _config() -> Config:

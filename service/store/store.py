@@ -86,7 +86,7 @@ unusable data directory is a configuration error: ValueError, and the service do
     store = Store(settings, engine, hasher)
     if migrate_schema:
         try:
-            migrate.upgrade(engine)
+            log.info("database schema at revision %s", migrate.upgrade(engine))
         except SQLAlchemyError as exc:
             log.error("database schema could not be migrated (%s): the audit trail and feedback fail until "
                       "the database is back and `relapse-cds db upgrade` (or a restart) has run", type(exc).__name__)
