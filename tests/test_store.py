@@ -433,8 +433,8 @@ def sqlite_app(tmp_path_factory):
 def test_every_card_of_every_fixture_patient_names_its_rules(sqlite_app, path):
     """Feedback is counted by rule: a card without rule ids would be feedback tied to nothing."""
     cards = sqlite_app.test_client().post(SERVICE_URL, json=as_request(load_fixture(path)["bundle"])).get_json()["cards"]
-    for card in cards:
-        assert card["extension"]["org.relapse-cds.card"].get("rules"), card["extension"]
+    for given in cards:
+        assert given["extension"]["org.relapse-cds.card"].get("rules"), given["extension"]
 
 
 def test_the_order_check_card_names_its_rules(sqlite_app):
