@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask
 
+from .auth import build_trust, register_trust
 from .config import Settings
 from .definition import relapse_service
 from .fhir.select import Selector
@@ -20,6 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.getLogger("relapse_cds").setLevel(settings.log_level)
     knowledge = load_knowledge(settings.extra_mappings)
+    trust = build_trust(settings)  # None: open mode (no RELAPSE_CDS_CLIENTS)
     service = relapse_service(knowledge.codemap)
 
     app = Flask(__name__)
@@ -30,11 +32,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
+    app.extensions["relapse_cds.trust"] = trust
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers
     from .api.routes import bp
 
+    register_trust(app, trust)  # before any view: every route not listed as public needs a valid JWT
     app.register_blueprint(bp)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)

@@ -24,6 +24,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (KnowledgeError, ValueError) as exc:
         print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
         return 2
+    if app.extensions["relapse_cds.trust"] is None:
+        from .auth.modes import open_mode_refusal, open_mode_warning
+
+        refusal = open_mode_refusal(args.host, args.insecure_open)
+        if refusal:
+            print(f"relapse-cds: cannot start: {refusal}", file=sys.stderr)
+            return 2
+        print(open_mode_warning(), file=sys.stderr)
 
     class _Server(BaseApplication):
         def load_config(self):
@@ -126,19 +134,47 @@ def _check(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    clients_problem = _check_clients()
+    if clients_problem:
+        print(clients_problem, file=sys.stderr)
+        return 1
     codes = sum(len(v) for v in knowledge.codemap.entries.values())
     print(f"ok: {len(knowledge.codemap.files)} mapping files, {codes} codes, {len(knowledge.cards.rules)} rule texts, "
           f"{len(knowledge.cards.references)} references; knowledge version {knowledge.version}")
     return 0
 
 
+def _check_clients() -> str | None:
+    """RELAPSE_CDS_CLIENTS, when set, must load (keys, URLs, tenants) and come with RELAPSE_CDS_PUBLIC_URL."""
+    from .auth import build_trust
+    from .auth.clients import ClientsError
+
+    try:
+        trust = build_trust(Settings.from_env())
+    except ClientsError as exc:
+        return "relapse-cds check: the clients file is invalid:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+    except ValueError as exc:
+        return f"relapse-cds check: {exc}"
+    if trust is not None:
+        print(f"ok: {len(trust.clients)} trusted client(s), tokens checked against {trust.public_url}")
+    return None
+
+
 def _config(args: argparse.Namespace) -> int:
+    from .auth.clients import ClientsError, load_clients
+
     try:
         settings = Settings.from_env()
+        described = settings.describe()
+        if settings.clients_file is not None:  # what is trusted, with inline key material masked
+            described["clients"] = [c.summary() for c in load_clients(settings.clients_file).clients.values()]
+    except ClientsError as exc:
+        print(f"relapse-cds config: the clients file is invalid: {'; '.join(exc.problems)}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"relapse-cds config: {exc}", file=sys.stderr)
         return 2
-    json.dump(settings.describe(), sys.stdout, indent=2, default=str)
+    json.dump(described, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0
 
@@ -151,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=int(os.environ.get("RELAPSE_CDS_PORT", "8080")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("RELAPSE_CDS_WORKERS", "2")))
     serve.add_argument("--access-log", action="store_true", help="log each request line (no query strings, no bodies)")
+    serve.add_argument("--insecure-open", action="store_true",
+                       help="allow a non-loopback bind without RELAPSE_CDS_CLIENTS (anyone can call; never in production)")
     serve.set_defaults(func=_serve)
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")

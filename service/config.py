@@ -27,6 +27,24 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
+    return value
+
+
+def _path(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
 def _origins(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return Settings.cors_origins
@@ -49,6 +67,18 @@ class Settings:
     log_level: str = "INFO"
     #: RELAPSE_CDS_CORS_ORIGINS: origins browsers may call from (comma-separated; `*` any; empty: none).
     cors_origins: tuple[str, ...] = ("*",)
+    #: RELAPSE_CDS_CLIENTS: YAML file of trusted CDS clients; unset: open mode (development only).
+    clients_file: Path | None = None
+    #: RELAPSE_CDS_PUBLIC_URL: base URL the EHR calls; a JWT's aud is this plus the endpoint's path.
+    public_url: str | None = None
+    #: RELAPSE_CDS_FETCH_DEADLINE_S: one deadline for all FHIR fetching in a request.
+    fetch_deadline_s: float = 3.0
+    #: RELAPSE_CDS_FHIR_ALLOW: fhirServer base URLs open mode may fetch from (comma-separated).
+    fhir_allow: tuple[str, ...] = ()
+    #: RELAPSE_CDS_FHIR_CA_BUNDLE: CA certificates (PEM) for FHIR servers and jwks_url behind a private CA.
+    fhir_ca_bundle: Path | None = None
+    #: RELAPSE_CDS_REPLAY_DB: SQLite file remembering JWT ids (jti) until they expire; shared by workers.
+    replay_db: Path = Path("relapse-cds-replay.sqlite3")
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +91,12 @@ class Settings:
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
             log_level=os.environ.get("RELAPSE_CDS_LOG_LEVEL", "INFO").upper(),
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
+            clients_file=_path("RELAPSE_CDS_CLIENTS"),
+            public_url=(os.environ.get("RELAPSE_CDS_PUBLIC_URL", "").strip().rstrip("/") or None),
+            fetch_deadline_s=_float("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s),
+            fhir_allow=tuple(u.strip().rstrip("/") for u in os.environ.get("RELAPSE_CDS_FHIR_ALLOW", "").split(",") if u.strip()),
+            fhir_ca_bundle=_path("RELAPSE_CDS_FHIR_CA_BUNDLE"),
+            replay_db=_path("RELAPSE_CDS_REPLAY_DB") or cls.replay_db,
         )
 
     def describe(self) -> dict:

@@ -13,6 +13,7 @@ from ..pipeline import evaluate
 from ..render import render
 from .body import read_json
 from .errors import ApiError
+from .fetching import prefetch_with_fetched
 from .schemas import HookRequestSchema, PatientViewContextSchema
 
 log = logging.getLogger("relapse_cds")
@@ -69,9 +70,10 @@ def invoke(service_id: str):
 
     knowledge = current_app.extensions["relapse_cds.knowledge"]
     today = date.today()
+    completed = prefetch_with_fetched(hook_request, context["patientId"], service)
     evaluation = evaluate(
-        hook_request.get("prefetch"), context["patientId"], knowledge, service,
-        current_app.extensions["relapse_cds.selector"], today,
+        completed.prefetch, context["patientId"], knowledge, service,
+        current_app.extensions["relapse_cds.selector"], today, notes=completed.notes,
     )
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     a = evaluation.assessment
@@ -95,4 +97,6 @@ def parse_only():
 @bp.get("/health")
 def health():
     knowledge = current_app.extensions["relapse_cds.knowledge"]
-    return jsonify({"status": "ok", "knowledgeVersion": knowledge.version})
+    # Open mode (no RELAPSE_CDS_CLIENTS) answers any caller: said here so that monitoring sees it.
+    mode = "open" if current_app.extensions.get("relapse_cds.trust") is None else "authenticated"
+    return jsonify({"status": "ok", "knowledgeVersion": knowledge.version, "mode": mode})
