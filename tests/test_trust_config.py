@@ -1,0 +1,216 @@
+"""Trust configuration: the clients file (`relapse-cds check`, `config`), open mode, the key cache and
+the replay cache, without the HTTP server (tests/test_auth_tokens.py covers the wire)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import yaml
+from hypothesis import given, settings, strategies as st
+
+from jwt_fixtures import ISS_C, PUBLIC_URL, JwksServer, Keys, public_jwk, write_clients
+from server_process import ROOT, free_port
+from service import create_app
+from service.auth.clients import ClientsError, TrustedClient, load_clients
+from service.auth.keys import MIN_REFRESH_SECONDS, KeySets
+from service.auth.modes import is_loopback, open_mode_refusal
+from service.auth.replay import SqliteReplayCache
+from service.cli import main
+from service.config import Settings
+from service.fhir.fetch import _query_url, to_fetch
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return Keys()
+
+
+@pytest.fixture()
+def clients_env(tmp_path, keys, monkeypatch):
+    path = write_clients(tmp_path, keys, "https://ehr-c.example.org/.well-known/jwks.json")
+    monkeypatch.setenv("RELAPSE_CDS_CLIENTS", str(path))
+    monkeypatch.setenv("RELAPSE_CDS_PUBLIC_URL", PUBLIC_URL)
+    monkeypatch.setenv("RELAPSE_CDS_REPLAY_DB", str(tmp_path / "replay.sqlite3"))
+    return path
+
+
+def test_check_validates_a_good_clients_file(clients_env, capsys):
+    assert main(["check"]) == 0
+    assert "3 trusted client(s)" in capsys.readouterr().out
+
+
+BAD_FILES = [
+    ("clients: []", "non-empty 'clients' list"),
+    ("clients: [{jwks_url: https://x.example.org/j}]", "'iss' is required"),
+    ("clients: [{iss: a}]", "exactly one of jwks_file, jwks, jwks_url"),
+    ("clients: [{iss: a, jwks_url: 'https://x.example.org/j', jwks: {keys: [{kty: EC, kid: k}]}}]", "exactly one of"),
+    ("clients: [{iss: a, jwks_file: missing.json}]", "cannot be read"),
+    ("clients: [{iss: a, jwks_url: 'ftp://x.example.org/j'}]", "jwks_url must be an http(s) URL"),
+    ("clients: [{iss: a, jwks: {keys: []}}]", "not a JWK Set"),
+    ("clients: [{iss: a, jwks: {keys: [{kty: EC}]}}]", "needs 'kty' and 'kid'"),
+    ("clients: [{iss: a, jwks: {keys: [{kty: EC, kid: k, d: secret}]}}]", "holds a private key"),
+    ("clients: [{iss: a, jwks_url: 'https://x.example.org/j', fhir_servers: [not-a-url]}]", "fhir_servers must be a list"),
+    ("clients: [{iss: a, jwks_url: 'https://x.example.org/j', tenant: ''}]", "tenant must be a non-empty string"),
+    ("clients: [{iss: a, jwks_url: 'https://x.example.org/j', tennant: t}]", "unknown member(s) tennant"),
+    ("clients: [{iss: a, jwks_url: 'https://x.example.org/j'}, {iss: a, jwks_url: 'https://y.example.org/j'}]", "listed twice"),
+    ("clients: [oops", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), BAD_FILES, ids=[b[1] for b in BAD_FILES])
+def test_check_names_each_problem_in_a_bad_clients_file(tmp_path, monkeypatch, capsys, text, problem):
+    path = tmp_path / "clients.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("RELAPSE_CDS_CLIENTS", str(path))
+    monkeypatch.setenv("RELAPSE_CDS_PUBLIC_URL", PUBLIC_URL)
+    assert main(["check"]) == 1
+    assert problem in capsys.readouterr().err
+    with pytest.raises(ClientsError):
+        load_clients(path)
+
+
+def test_clients_without_public_url_cannot_start(clients_env, monkeypatch, capsys):
+    monkeypatch.delenv("RELAPSE_CDS_PUBLIC_URL")
+    assert main(["check"]) == 1
+    assert "RELAPSE_CDS_PUBLIC_URL" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="RELAPSE_CDS_PUBLIC_URL"):
+        create_app(Settings.from_env())
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=150, deadline=None)
+def test_any_clients_file_text_loads_or_is_refused_cleanly(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("fuzz") / "clients.yaml"
+    path.write_bytes(text.encode("utf-8", "replace"))
+    try:
+        load_clients(path)
+    except ClientsError as exc:
+        assert exc.problems
+
+
+def test_config_masks_inline_keys(clients_env, keys, capsys):
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    described = json.loads(out)
+    inline = public_jwk(keys.b, "b-1")
+    assert inline["n"] not in out and inline["e"] not in out.replace('"e"', "")
+    sources = [c["keys"] for c in described["clients"]]
+    assert sources[1] == "jwks (inline, 1 key(s), not shown)" and sources[0].startswith("jwks_file ")
+    assert described["public_url"] == PUBLIC_URL
+
+
+def test_health_says_open_mode_and_the_server_warns(tmp_path):
+    app = create_app(Settings())
+    assert app.test_client().get("/health").get_json()["mode"] == "open"
+    port = free_port()
+    process = subprocess.run(  # non-loopback without clients: refused before anything listens
+        [sys.executable, "-m", "service.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert process.returncode == 2 and "--insecure-open" in process.stderr
+
+
+@pytest.mark.parametrize(("host", "insecure", "refused"), [
+    ("127.0.0.1", False, False), ("localhost", False, False), ("::1", False, False), ("[::1]", False, False),
+    ("127.0.0.2", False, False), ("0.0.0.0", False, True), ("::", False, True), ("10.1.2.3", False, True),
+    ("cds.example.org", False, True), ("0.0.0.0", True, False),
+])
+def test_open_mode_binds_loopback_only_unless_asked(host, insecure, refused):
+    assert (open_mode_refusal(host, insecure) is not None) == refused
+    assert is_loopback(host) == (host in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"))
+
+
+def test_open_mode_start_is_loud(tmp_path):
+    from server_process import running
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with running([sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], log, port):
+        pass
+    assert "OPEN MODE" in log.read_text()
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keys_from_a_url_are_cached_and_refreshed_on_an_unknown_kid_rate_limited(keys):
+    jwks = JwksServer([public_jwk(keys.c, "c-1")])
+    try:
+        client = TrustedClient(ISS_C, None, jwks.url)
+        clock = FakeClock()
+        cache = KeySets(clock=clock)
+        assert cache.key(client, "c-1")["kid"] == "c-1" and jwks.hits == 1
+        assert cache.key(client, "c-1") is not None and jwks.hits == 1  # cached
+        jwks.keys = [public_jwk(keys.c, "c-1"), public_jwk(keys.a, "c-2")]  # the client rotates
+        clock.now += 5
+        assert cache.key(client, "c-2") is None and jwks.hits == 1  # refreshed moments ago: not again
+        clock.now += MIN_REFRESH_SECONDS
+        assert cache.key(client, "c-2")["kid"] == "c-2" and jwks.hits == 2
+        clock.now += MIN_REFRESH_SECONDS + 1
+        for _ in range(5):  # junk kids: at most one fetch per minute
+            assert cache.key(client, "junk") is None
+        assert jwks.hits == 3
+    finally:
+        jwks.close()
+
+
+def test_a_failed_key_refresh_keeps_the_last_good_set(keys):
+    jwks = JwksServer([public_jwk(keys.c, "c-1")])
+    client = TrustedClient(ISS_C, None, jwks.url)
+    clock = FakeClock()
+    cache = KeySets(clock=clock)
+    assert cache.key(client, "c-1") is not None
+    jwks.close()
+    clock.now += 4000  # stale: refetch fails (nothing listens)
+    assert cache.key(client, "c-1") is not None
+
+
+def _race(path: str, jti: str, results) -> None:
+    cache = SqliteReplayCache(__import__("pathlib").Path(path))
+    results.put(cache.first_use("iss", jti, datetime.now(timezone.utc) + timedelta(minutes=5)))
+
+
+def test_the_replay_cache_accepts_a_jti_once_across_processes(tmp_path):
+    path = str(tmp_path / "replay.sqlite3")
+    results = multiprocessing.get_context("spawn").Queue()
+    processes = [multiprocessing.get_context("spawn").Process(target=_race, args=(path, "same", results)) for _ in range(4)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(timeout=60)
+    assert sorted(results.get(timeout=5) for _ in processes) == [False, False, False, True]
+
+
+def test_an_expired_jti_row_no_longer_blocks(tmp_path):
+    cache = SqliteReplayCache(tmp_path / "replay.sqlite3")
+    past = datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert cache.first_use("iss", "j", past) is True
+    assert cache.first_use("iss", "j", datetime.now(timezone.utc) + timedelta(minutes=5)) is True
+    assert cache.first_use("iss", "j", datetime.now(timezone.utc) + timedelta(minutes=5)) is False
+    assert cache.first_use("other-iss", "j", datetime.now(timezone.utc) + timedelta(minutes=5)) is True
+
+
+def test_prefetch_templates_become_encoded_queries(app):
+    service = app.extensions["relapse_cds.service"]
+    conditions = next(p.query for p in service.prefetch if p.key == "conditions")
+    url = _query_url("https://ehr.example.org/fhir", conditions, "p-1")
+    assert url.startswith("https://ehr.example.org/fhir/Condition?patient=p-1&code=")
+    assert "|" not in url and "%7C" in url
+    assert _query_url("https://ehr.example.org/fhir", "Patient/{{context.patientId}}", "p-1") == "https://ehr.example.org/fhir/Patient/p-1"
+
+
+def test_which_keys_are_fetched(app):
+    service = app.extensions["relapse_cds.service"]
+    outcome = {"resourceType": "OperationOutcome", "issue": []}
+    paged = {"resourceType": "Bundle", "link": [{"relation": "next", "url": "https://ehr.example.org/fhir?page=2"}]}
+    prefetch = {"patient": {"resourceType": "Patient", "id": "p"}, "conditions": None, "observations": outcome, "procedures": paged}
+    assert to_fetch(prefetch, service) == ["observations", "procedures", "specimens"]
