@@ -6,6 +6,7 @@ Every value can be changed through the environment without rebuilding the image.
 
 import multiprocessing
 import os
+import sys
 
 # Listen on all interfaces inside the container; publish the port with the container runtime.
 bind = os.environ.get("RELAPSE_CDS_BIND", "0.0.0.0:8080")
@@ -48,3 +49,20 @@ control_socket_disable = True
 
 # No temporary files on the container's overlay filesystem for worker heartbeats.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server):
+    """Open mode (no RELAPSE_CDS_CLIENTS) answers anyone: refused on a non-loopback bind unless
+    RELAPSE_CDS_INSECURE_OPEN=1 (the container's `--insecure-open`; a container binds 0.0.0.0)."""
+    if os.environ.get("RELAPSE_CDS_CLIENTS", "").strip():
+        return
+    from service.auth.modes import bind_host, open_mode_refusal, open_mode_warning
+
+    insecure_open = os.environ.get("RELAPSE_CDS_INSECURE_OPEN", "").strip().lower() in ("1", "true", "yes", "on")
+    for bind in server.cfg.bind:
+        host = bind_host(bind)
+        refusal = host is not None and open_mode_refusal(host, insecure_open)
+        if refusal:
+            print(f"relapse-cds: cannot start: {refusal.replace('pass --insecure-open', 'set RELAPSE_CDS_INSECURE_OPEN=1')}", file=sys.stderr)
+            sys.exit(2)
+    print(open_mode_warning(), file=sys.stderr)

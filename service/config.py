@@ -35,8 +35,8 @@ def _float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if not 0 < value <= 60:
-        raise ValueError(f"{name} must be between 0 and 60 seconds, got {value}")
+    if not 0 < value <= 25:  # below gunicorn's 30 s worker timeout, which would kill the request
+        raise ValueError(f"{name} must be more than 0 and at most 25 seconds, got {value}")
     return value
 
 

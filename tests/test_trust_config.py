@@ -214,3 +214,22 @@ def test_which_keys_are_fetched(app):
     paged = {"resourceType": "Bundle", "link": [{"relation": "next", "url": "https://ehr.example.org/fhir?page=2"}]}
     prefetch = {"patient": {"resourceType": "Patient", "id": "p"}, "conditions": None, "observations": outcome, "procedures": paged}
     assert to_fetch(prefetch, service) == ["observations", "procedures", "specimens"]
+
+
+def test_the_container_refuses_open_mode_on_all_interfaces_unless_asked(tmp_path):
+    """docker/gunicorn.conf.py checks before binding anything (nothing listens on 0.0.0.0 here)."""
+    command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "docker" / "gunicorn.conf.py"), "service:create_app()"]
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("RELAPSE_CDS_")}
+    env["RELAPSE_CDS_BIND"] = f"0.0.0.0:{free_port()}"
+    process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert process.returncode != 0 and "set RELAPSE_CDS_INSECURE_OPEN=1" in process.stderr
+
+
+@pytest.mark.parametrize(("raw", "ok"), [("3", True), ("0.5", True), ("25", True), ("0", False), ("-1", False), ("26", False), ("soon", False)])
+def test_the_fetch_deadline_setting(monkeypatch, raw, ok):
+    monkeypatch.setenv("RELAPSE_CDS_FETCH_DEADLINE_S", raw)
+    if ok:
+        assert Settings.from_env().fetch_deadline_s == float(raw)
+    else:
+        with pytest.raises(ValueError, match="RELAPSE_CDS_FETCH_DEADLINE_S"):
+            Settings.from_env()

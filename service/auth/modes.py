@@ -29,5 +29,13 @@ def open_mode_refusal(host: str, insecure_open: bool) -> str | None:
             "configure trusted clients (see the README, 'Connecting an EHR') or pass --insecure-open")
 
 
+def bind_host(bind: str) -> str | None:
+    """The host of a gunicorn bind ('host:port', '[::1]:port'); None for a unix socket (local)."""
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, _, _ = bind.rpartition(":")
+    return host or bind
+
+
 def open_mode_warning() -> str:
     return OPEN_MODE_WARNING
