@@ -20,7 +20,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,8 +33,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from fhir_test_servers import FHIR_TOKEN, medplum_server, node_ready  # noqa: E402
-from run import free_port, percentile  # noqa: E402
+from fhir_test_servers import medplum_server, node_ready  # noqa: E402
+from run import free_port, percentile, start_service  # noqa: E402
 from test_fetch import AUTH, as_stored  # noqa: E402
 
 from conftest import FIXTURES  # noqa: E402
@@ -132,20 +131,8 @@ def main() -> int:
         port = free_port()
         env = dict(os.environ, RELAPSE_CDS_LOG_LEVEL="WARNING", RELAPSE_CDS_FETCH_DEADLINE_S="20",
                    RELAPSE_CDS_FHIR_ALLOW=f"{fhir_base},{instant.base}")
-        server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-                                  cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = start_service(port, args.workers, env)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                    conn.request("GET", "/health")
-                    if conn.getresponse().status == 200:
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("server did not start") from None
-                    time.sleep(0.2)
             modes = bodies(fhir_base, instant.base, args.patient)
             for body in modes.values():  # warm-up: workers, the Medplum JIT, the instant server's answers
                 for _ in range(4):

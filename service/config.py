@@ -7,17 +7,21 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
-def _int(name: str, default: int) -> int:
+def _number(name: str, default, kind=int):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from exc
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value
+
+
+def _int(name: str, default: int) -> int:
+    return _number(name, default, int)
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -27,16 +31,10 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if not 0 < value <= 25:  # below gunicorn's 30 s worker timeout, which would kill the request
-        raise ValueError(f"{name} must be more than 0 and at most 25 seconds, got {value}")
+def _deadline(name: str, default: float) -> float:
+    value = _number(name, default, float)
+    if value > 25:  # below gunicorn's 30 s worker timeout, which would kill the request
+        raise ValueError(f"{name} must be at most 25 seconds, got {value}")
     return value
 
 
@@ -93,7 +91,7 @@ class Settings:
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
             clients_file=_path("RELAPSE_CDS_CLIENTS"),
             public_url=(os.environ.get("RELAPSE_CDS_PUBLIC_URL", "").strip().rstrip("/") or None),
-            fetch_deadline_s=_float("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s),
+            fetch_deadline_s=_deadline("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s),
             fhir_allow=tuple(u.strip().rstrip("/") for u in os.environ.get("RELAPSE_CDS_FHIR_ALLOW", "").split(",") if u.strip()),
             fhir_ca_bundle=_path("RELAPSE_CDS_FHIR_CA_BUNDLE"),
             replay_db=_path("RELAPSE_CDS_REPLAY_DB") or cls.replay_db,

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from conftest import FIXTURES
-from server_process import free_port
+from server_process import free_port, stop
 
 HERE = Path(__file__).resolve().parent
 FHIR_SERVER_DIR = HERE / "fhir_server"
@@ -66,12 +66,7 @@ def medplum_server(log_path: Path, page_size: int = 5) -> Iterator[str]:
                     time.sleep(0.2)
             yield f"{base}/fhir"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def requests_seen(fhir_base: str) -> list[dict]:

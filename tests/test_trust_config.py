@@ -10,7 +10,6 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import yaml
 from hypothesis import given, settings, strategies as st
 
 from jwt_fixtures import ISS_C, PUBLIC_URL, JwksServer, Keys, public_jwk, write_clients
@@ -233,3 +232,28 @@ def test_the_fetch_deadline_setting(monkeypatch, raw, ok):
     else:
         with pytest.raises(ValueError, match="RELAPSE_CDS_FETCH_DEADLINE_S"):
             Settings.from_env()
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
+_PAGES = st.fixed_dictionaries({"resourceType": st.just("Bundle")}, optional={
+    "entry": _JSON | st.lists(st.fixed_dictionaries({"resource": _JSON}), max_size=5),
+    "link": _JSON | st.lists(st.fixed_dictionaries({"relation": st.sampled_from(["next", "self", 3]), "url": _JSON | st.just("/x")}), max_size=3),
+})
+
+
+@given(_PAGES)
+@settings(max_examples=200, deadline=None)
+def test_any_prefetched_page_is_completed_or_failed_cleanly(page):
+    """A junk first page (entries, links of any shape) ends as a searchset Bundle or a FetchFailure;
+    its next links go nowhere (a closed loopback port, or another origin)."""
+    from service.fhir.fetch import FetchFailure, FetchPolicy, _search, _Session
+
+    base = f"http://127.0.0.1:{free_port()}/fhir"
+    notes: list[str] = []
+    try:
+        result = _search(_Session(base, "t", __import__("time").monotonic() + 2, FetchPolicy()), page, None, "conditions", notes)
+    except FetchFailure as failure:
+        assert failure.message and "t" != failure.message
+        return
+    assert result["resourceType"] == "Bundle" and isinstance(result["entry"], list)

@@ -13,8 +13,10 @@ TLS is verified, and the access token is never logged or kept.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
+import requests.adapters
 
 from ..definition import PATIENT_TOKEN, ServiceDefinition
 
@@ -57,8 +60,6 @@ class PatientUnreadable(FetchFailure):
 class Completed:
     prefetch: dict
     notes: list[str] = field(default_factory=list)
-    #: keys queried against the FHIR server (tests and logs: which were fetched)
-    fetched: list[str] = field(default_factory=list)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -72,16 +73,34 @@ def _query_url(base: str, template: str, patient_id: str) -> str:
     return f"{url}?{urlencode(parse_qsl(query, keep_blank_values=True))}" if query else url
 
 
+_pool: tuple[int, requests.Session] | None = None
+
+
+def _http() -> requests.Session:
+    """One connection pool per process (made after gunicorn's fork): keep-alive connections to the
+    EHR's FHIR server are reused across requests, which saves a TLS handshake per key. It holds no
+    credentials: the token goes with each request."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        session = requests.Session()
+        session.trust_env = False  # no proxy or .netrc from the environment; TLS settings are ours
+        adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=16, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # no cookies kept
+        _pool = (os.getpid(), session)
+    return _pool[1]
+
+
 class _Session:
     """One key's HTTP conversation: the deadline, the token and the origin it may talk to."""
 
     def __init__(self, base: str, token: str | None, deadline: float, policy: FetchPolicy):
         self.origin, self.deadline, self.policy = _origin(base), deadline, policy
-        self.http = requests.Session()
-        self.http.trust_env = False  # no proxy or .netrc from the environment; TLS settings are ours
-        self.http.headers.update({"Accept": "application/fhir+json"})
+        self.http = _http()
+        self.headers = {"Accept": "application/fhir+json"}
         if token:
-            self.http.headers["Authorization"] = f"Bearer {token}"
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -94,7 +113,8 @@ class _Session:
             raise FetchFailure("forbidden", "a link pointed to another server; not followed")
         try:
             left = self.remaining()
-            with self.http.get(url, timeout=(left, left), verify=self.policy.verify_tls, allow_redirects=False, stream=True) as response:
+            with self.http.get(url, headers=self.headers, timeout=(left, left), verify=self.policy.verify_tls,
+                               allow_redirects=False, stream=True) as response:
                 status = response.status_code
                 body = bytearray()
                 if status == 200:
@@ -235,7 +255,6 @@ def complete_prefetch(
     futures = {key: pool.submit(job, key) for key in keys}
     wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()) + 0.2)
     pool.shutdown(wait=False, cancel_futures=True)  # late threads end at their own socket timeout
-    result.fetched = keys
     for key, future in futures.items():
         failure = None
         if not future.done():
