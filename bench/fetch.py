@@ -92,7 +92,7 @@ def post(port: int, body: bytes) -> float:
     conn.close()
     problems = json.loads(answer)["extension"]["org.relapse-cds.assessment"].get("problems", []) if response.status == 200 else []
     if response.status != 200 or any(p.startswith("fetch ") for p in problems):
-        raise RuntimeError(f"answered {response.status}; a fetch failed or was cut: {answer[:300]!r}")
+        raise RuntimeError(f"answered {response.status}; a fetch failed or was cut: {[p for p in problems if p.startswith('fetch ')]}")
     return (time.perf_counter() - started) * 1000
 
 

@@ -254,3 +254,15 @@ def test_other_keys_that_fail_are_missing_data(strict_service, fhir, refused_bas
     expected = post(url, failed).json()["extension"]["org.relapse-cds.assessment"]
     assert {k: got[k] for k in ("cogRisk", "hsct", "flags", "missing")} == {k: expected[k] for k in ("cogRisk", "hsct", "flags", "missing")}
     assert any(p.startswith("fetch observations: ") for p in got["problems"])
+
+
+def test_a_missing_patient_is_412_without_waiting_for_the_other_keys(service, fhir):
+    """The Patient answers 404 at once while Observations hang: no reason to wait the 5 s deadline."""
+    url, _ = service
+    _, proxy = fhir
+    body = fetching(as_stored(FIXTURES / "b-early-marrow-tp53-ikzf1.json"), proxy.base("slow", "Observation"))
+    body["context"]["patientId"] = "no-such-patient"
+    started = time.monotonic()
+    response = post(url, body)
+    assert response.status_code == 412 and "HTTP 404" in response.json()["issue"][0]["diagnostics"]
+    assert time.monotonic() - started < 3.0

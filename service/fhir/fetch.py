@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -108,27 +108,35 @@ class _Session:
             raise FetchFailure("timeout", "no answer within the fetch deadline")
         return left
 
+    def _download(self, url: str) -> tuple[int, bytes]:
+        left = self.remaining()
+        with self.http.get(url, headers=self.headers, timeout=(left, left), verify=self.policy.verify_tls,
+                           allow_redirects=False, stream=True) as response:
+            body = bytearray()
+            if response.status_code == 200:
+                for chunk in response.iter_content(_CHUNK):
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise FetchFailure("too-costly", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+                    self.remaining()
+            return response.status_code, bytes(body)
+
     def get_json(self, url: str) -> Mapping:
         if _origin(url) != self.origin:
             raise FetchFailure("forbidden", "a link pointed to another server; not followed")
-        try:
-            left = self.remaining()
-            with self.http.get(url, headers=self.headers, timeout=(left, left), verify=self.policy.verify_tls,
-                               allow_redirects=False, stream=True) as response:
-                status = response.status_code
-                body = bytearray()
-                if status == 200:
-                    for chunk in response.iter_content(_CHUNK):
-                        body += chunk
-                        if len(body) > MAX_RESPONSE_BYTES:
-                            raise FetchFailure("too-costly", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
-                        self.remaining()
-        except requests.Timeout:
-            raise FetchFailure("timeout", "no answer within the fetch deadline") from None
-        except requests.ConnectionError:
-            raise FetchFailure("transient", "the FHIR server could not be reached (connection failed)") from None
-        except requests.RequestException as exc:
-            raise FetchFailure("exception", f"the request failed ({type(exc).__name__})") from None
+        for attempt in (1, 2):
+            try:
+                status, body = self._download(url)
+                break
+            except requests.Timeout:
+                raise FetchFailure("timeout", "no answer within the fetch deadline") from None
+            except requests.ConnectionError:
+                # A pooled keep-alive connection the server has just closed fails like this: once more
+                # on a fresh one (a GET is safe to repeat), within the same deadline.
+                if attempt == 2:
+                    raise FetchFailure("transient", "the FHIR server could not be reached (connection failed)") from None
+            except requests.RequestException as exc:
+                raise FetchFailure("exception", f"the request failed ({type(exc).__name__})") from None
         if status in (401, 403):
             raise FetchFailure("security", f"the FHIR server refused access (HTTP {status})")
         if status == 404:
@@ -203,6 +211,16 @@ def _outcome(failure: FetchFailure) -> dict:
     return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": failure.code, "diagnostics": failure.message}]}
 
 
+def _failure(future: Future, key: str) -> FetchFailure | None:
+    if not future.done():
+        return FetchFailure("timeout", "no answer within the fetch deadline")
+    exc = future.exception()
+    if exc is None or isinstance(exc, FetchFailure):
+        return exc
+    log.error("fetch %s failed: %s", key, type(exc).__name__)  # a bug: its message might quote the token
+    return FetchFailure("exception", "the fetch failed unexpectedly")
+
+
 def to_fetch(prefetch: Mapping, service: ServiceDefinition) -> list[str]:
     """Keys to query: absent, or given as an OperationOutcome, or a Bundle with further pages.
     A key given as null means "nothing recorded": it is not fetched."""
@@ -253,19 +271,17 @@ def complete_prefetch(
 
     pool = ThreadPoolExecutor(max_workers=len(keys), thread_name_prefix="fhir-fetch")
     futures = {key: pool.submit(job, key) for key in keys}
-    wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()) + 0.2)
+    pending, patient = set(futures.values()), futures.get("patient")
+    while pending:  # until all are done, the deadline passes, or the Patient fails (then 412 at once)
+        done, pending = wait(pending, timeout=max(0.0, deadline - time.monotonic()) + 0.2, return_when=FIRST_COMPLETED)
+        if not done or (patient in done and patient.exception() is not None):
+            break
     pool.shutdown(wait=False, cancel_futures=True)  # late threads end at their own socket timeout
+    failure = _failure(patient, "patient") if patient is not None else None
+    if failure is not None:
+        raise PatientUnreadable(failure.code, failure.message)
     for key, future in futures.items():
-        failure = None
-        if not future.done():
-            failure = FetchFailure("timeout", "no answer within the fetch deadline")
-        elif isinstance(future.exception(), FetchFailure):
-            failure = future.exception()
-        elif future.exception() is not None:  # a bug here must not leak the token through a message
-            log.error("fetch %s failed: %s", key, type(future.exception()).__name__)
-            failure = FetchFailure("exception", "the fetch failed unexpectedly")
-        if failure is not None and key == "patient":
-            raise PatientUnreadable(failure.code, failure.message)
+        failure = _failure(future, key)
         result.notes += notes[key]
         if failure is not None:
             log.info("fetch %s failed: %s", key, failure.message)
