@@ -20,6 +20,8 @@ from .replay import ReplayCache
 #: CDS Hooks 2.0 requires ES384 and RS384 support; nothing else is accepted (never `none`, never HMAC).
 ALGORITHMS = ("ES384", "RS384")
 LEEWAY_S = 60
+#: A CDS Hooks token lives minutes; one claiming more than a day is refused (and never kept that long).
+MAX_AHEAD_S = 24 * 3600
 _MAX_JTI = 256
 
 
@@ -76,6 +78,8 @@ def verify(token: str, audience: str, clients: TrustedClients, keys: KeySets, re
     iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
     if not isinstance(iat, (int, float)) or iat > now + LEEWAY_S:
         raise AuthFailure("iat is in the future")
+    if exp > now + MAX_AHEAD_S:
+        raise AuthFailure("exp is more than a day ahead")
     if not isinstance(jti, str) or not jti or len(jti) > _MAX_JTI:
         raise AuthFailure("jti must be a non-empty string")
     tenant = claims.get("tenant")
