@@ -74,9 +74,10 @@ def register_trust(app: Flask, trust: Trust | None) -> None:
         return None
 
 
-def build_trust(settings: Settings) -> Trust | None:
+def build_trust(settings: Settings, replay: ReplayCache | None = None) -> Trust | None:
     """The policy for these settings: None (open mode) without RELAPSE_CDS_CLIENTS. Raises ValueError
-    (ClientsError lists each problem) when the clients file or RELAPSE_CDS_PUBLIC_URL is unusable."""
+    (ClientsError lists each problem) when the clients file or RELAPSE_CDS_PUBLIC_URL is unusable.
+    `replay`: the jti store to use (the service database's, once wired); default the SQLite file."""
     if settings.clients_file is None:
         return None
     clients = load_clients(settings.clients_file)
@@ -84,4 +85,4 @@ def build_trust(settings: Settings) -> Trust | None:
         raise ValueError("RELAPSE_CDS_PUBLIC_URL (the base URL the EHR calls, e.g. https://cds.example.org) "
                          "is required when RELAPSE_CDS_CLIENTS is set: every token's aud is checked against it")
     verify_tls = str(settings.fhir_ca_bundle) if settings.fhir_ca_bundle else True
-    return Trust(clients, settings.public_url.rstrip("/"), KeySets(verify_tls), replay_cache_for(settings.replay_db))
+    return Trust(clients, settings.public_url.rstrip("/"), KeySets(verify_tls), replay or replay_cache_for(settings.replay_db))
