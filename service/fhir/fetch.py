@@ -130,6 +130,8 @@ class _Session:
                 break
             except requests.Timeout:
                 raise FetchFailure("timeout", "no answer within the fetch deadline") from None
+            except requests.exceptions.SSLError:
+                raise FetchFailure("security", "the FHIR server's TLS certificate could not be verified") from None
             except requests.ConnectionError:
                 # A pooled keep-alive connection the server has just closed fails like this: once more
                 # on a fresh one (a GET is safe to repeat), within the same deadline.
