@@ -76,10 +76,10 @@ class Keys:
     c: ec.EllipticCurvePrivateKey = field(default_factory=ec_key)
 
 
-def write_clients(directory: Path, keys: Keys, jwks_url: str) -> Path:
+def write_clients(directory: Path, keys: Keys, jwks_url: str, fhir_servers_a: tuple[str, ...] = ("https://ehr-a.example.org/fhir/",)) -> Path:
     (directory / "ehr-a-jwks.json").write_text(json.dumps({"keys": [public_jwk(keys.a, "a-1")]}))
     clients = {"clients": [
-        {"iss": ISS_A, "jwks_file": "ehr-a-jwks.json", "tenant": TENANT_A, "fhir_servers": ["https://ehr-a.example.org/fhir/"]},
+        {"iss": ISS_A, "jwks_file": "ehr-a-jwks.json", "tenant": TENANT_A, "fhir_servers": list(fhir_servers_a)},
         {"iss": ISS_B, "jwks": {"keys": [public_jwk(keys.b, "b-1")]}},
         {"iss": ISS_C, "jwks_url": jwks_url},
     ]}

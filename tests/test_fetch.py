@@ -16,6 +16,7 @@ import requests
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
 from fhir_test_servers import FHIR_TOKEN, FaultProxy, medplum_server, node_ready, requests_seen, reset_requests
 from server_process import free_port, running
+from jwt_fixtures import ISS_A, ISS_B, PUBLIC_URL, Keys, claims, sign, write_clients
 from test_fixture_patients import as_request
 
 pytestmark = pytest.mark.e2e
@@ -144,6 +145,7 @@ def test_searches_are_paged_through_next_links(service, fhir):
     expected = normalised(post(url, full).json())
     assert normalised(post(url, fetching(full, base)).json()) == expected
     assert any("_offset=2" in r["query"] for r in requests_seen(base) if r["path"].endswith("/Condition"))
+    assert FHIR_TOKEN not in service[1].read_text()  # nor anywhere else in the service's log
 
 
 def test_a_prefetched_first_page_is_completed_from_its_next_link(service, fhir):
@@ -266,3 +268,41 @@ def test_a_missing_patient_is_412_without_waiting_for_the_other_keys(service, fh
     response = post(url, body)
     assert response.status_code == 412 and "HTTP 404" in response.json()["issue"][0]["diagnostics"]
     assert time.monotonic() - started < 3.0
+
+
+@pytest.fixture(scope="module")
+def trusted_service(fhir, tmp_path_factory):
+    """With clients: client A may send the Medplum base (with a trailing '/'); client B no server.
+    RELAPSE_CDS_FHIR_ALLOW lists Medplum too, and must not matter once clients are configured."""
+    base, _ = fhir
+    directory = tmp_path_factory.mktemp("trusted")
+    keys = Keys()
+    env = {"RELAPSE_CDS_CLIENTS": str(write_clients(directory, keys, "https://ehr-c.example.org/jwks.json", (base + "/",))),
+           "RELAPSE_CDS_PUBLIC_URL": PUBLIC_URL, "RELAPSE_CDS_REPLAY_DB": str(directory / "replay.sqlite3"),
+           "RELAPSE_CDS_FHIR_ALLOW": base, "RELAPSE_CDS_FETCH_DEADLINE_S": "5"}
+    port = free_port()
+    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with running(command, directory / "server.log", port, env=env) as url:
+        yield url, keys
+
+
+def test_a_client_fetches_only_from_its_own_fhir_servers(trusted_service, fhir):
+    url, keys = trusted_service
+    base, _ = fhir
+    full = as_stored(FIXTURES / "b-early-marrow-tp53-ikzf1.json")
+    body = fetching(full, base, drop=("observations",))
+
+    def as_client(key, kid, iss):
+        token = sign(key, kid, claims(iss, SERVICE_URL))
+        response = requests.post(url + SERVICE_URL, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        check_body(SERVICE_URL, response.status_code, response.json())
+        return response.json()["extension"]["org.relapse-cds.assessment"]
+
+    reset_requests(base)
+    assert as_client(keys.a, "a-1", ISS_A)["missing"] == []
+    assert {r["path"].split("/")[2] for r in requests_seen(base)} == {"Observation"}
+
+    reset_requests(base)
+    other = as_client(keys.b, "b-1", ISS_B)  # listed for nobody but client A, whatever open mode allows
+    assert requests_seen(base) == []
+    assert any("not a FHIR server this service may query" in p for p in other["problems"])

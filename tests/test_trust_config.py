@@ -257,3 +257,14 @@ def test_any_prefetched_page_is_completed_or_failed_cleanly(page):
         assert failure.message and "t" != failure.message
         return
     assert result["resourceType"] == "Bundle" and isinstance(result["entry"], list)
+
+
+def test_a_search_is_capped_by_entries_and_says_so():
+    from service.fhir.fetch import FetchPolicy, _search, _Session
+
+    page = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Condition", "id": str(i)}} for i in range(5)]}
+    notes: list[str] = []
+    session = _Session(f"http://127.0.0.1:{free_port()}/fhir", None, __import__("time").monotonic() + 2, FetchPolicy(max_resources=3))
+    result = _search(session, page, None, "conditions", notes)
+    assert [e["resource"]["id"] for e in result["entry"]] == ["0", "1", "2"]
+    assert notes == ["fetch conditions: only the first 3 of 5 entries read (the cap)"]
