@@ -4,15 +4,25 @@ Run: gunicorn -c docker/gunicorn.conf.py 'service:create_app()'
 Every value can be changed through the environment without rebuilding the image.
 """
 
-import multiprocessing
 import os
 import sys
 
-# Listen on all interfaces inside the container; publish the port with the container runtime.
-bind = os.environ.get("RELAPSE_CDS_BIND", "0.0.0.0:8080")
+from service.config import ConfigError, Settings
 
-# The work is CPU-bound (no I/O on the request path yet): one worker per core, plus one.
-workers = int(os.environ.get("RELAPSE_CDS_WORKERS", multiprocessing.cpu_count() + 1))
+# Every RELAPSE_CDS_* setting is read and checked here, before gunicorn starts: a bad value stops the
+# container with one line naming the variable and the form expected (exit 2), not a traceback.
+try:
+    settings = Settings.from_env()
+except ConfigError as exc:
+    sys.stderr.write(f"relapse-cds: {exc}\n")
+    sys.exit(2)
+
+# Listen on all interfaces inside the container; publish the port with the container runtime.
+bind = settings.bind
+
+# The work is mostly CPU-bound (fetching from the EHR waits at most RELAPSE_CDS_FETCH_DEADLINE_S): one worker per CPU the container may use
+# (os.sched_getaffinity: a cpuset-limited container, not the host), plus one; RELAPSE_CDS_WORKERS overrides.
+workers = settings.workers
 worker_class = "sync"
 
 # Load the app (and validate cards/ and mappings/) once in the master: a broken knowledge file stops
@@ -20,7 +30,7 @@ worker_class = "sync"
 preload_app = True
 
 # A patient-view answer takes milliseconds; anything near these limits is a stuck worker.
-timeout = int(os.environ.get("RELAPSE_CDS_WORKER_TIMEOUT", "30"))
+timeout = settings.worker_timeout
 graceful_timeout = 10
 keepalive = 5
 
@@ -34,15 +44,16 @@ limit_request_fields = 100
 
 # Logs to stdout/stderr for the container runtime. The access line carries method, path, status,
 # size and time only: no query string (it may hold a patient id) and no body.
-accesslog = "-" if os.environ.get("RELAPSE_CDS_ACCESS_LOG", "1") not in ("0", "false", "no") else None
+accesslog = "-" if settings.access_log else None
 errorlog = "-"
-loglevel = os.environ.get("RELAPSE_CDS_GUNICORN_LOG_LEVEL", "info")
+loglevel = settings.gunicorn_log_level
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-# gunicorn's error log would echo a malformed request line (query string and all): redact it.
+# gunicorn's error log would echo a malformed request line (query string and all): redact it. With
+# RELAPSE_CDS_LOG_FORMAT=json its lines are JSON too, like the service's own (configured by the app).
 logger_class = "service.gunicorn_logging.RedactingLogger"
 
 # Behind a TLS-terminating proxy: trust X-Forwarded-* only from the addresses given here.
-forwarded_allow_ips = os.environ.get("RELAPSE_CDS_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = settings.forwarded_allow_ips
 
 # No admin control socket (gunicorn >= 25 would create one in $HOME, which the non-root user lacks).
 control_socket_disable = True
@@ -53,16 +64,18 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 def on_starting(server):
     """Open mode (no RELAPSE_CDS_CLIENTS) answers anyone: refused on a non-loopback bind unless
-    RELAPSE_CDS_INSECURE_OPEN=1 (the container's `--insecure-open`; a container binds 0.0.0.0)."""
-    if os.environ.get("RELAPSE_CDS_CLIENTS", "").strip():
+    RELAPSE_CDS_INSECURE_OPEN=1 (the container's `--insecure-open`; a container binds 0.0.0.0).
+    Runs before gunicorn opens any socket."""
+    if settings.clients is not None:
         return
     from service.auth.modes import bind_host, open_mode_refusal, open_mode_warning
 
-    insecure_open = os.environ.get("RELAPSE_CDS_INSECURE_OPEN", "").strip().lower() in ("1", "true", "yes", "on")
-    for bind in server.cfg.bind:
-        host = bind_host(bind)
-        refusal = host is not None and open_mode_refusal(host, insecure_open)
+    for address in server.cfg.bind:
+        host = bind_host(address)
+        refusal = host is not None and open_mode_refusal(host, settings.insecure_open)
         if refusal:
-            print(f"relapse-cds: cannot start: {refusal.replace('pass --insecure-open', 'set RELAPSE_CDS_INSECURE_OPEN=1')}", file=sys.stderr)
+            sys.stderr.write(f"relapse-cds: cannot start: {refusal.replace('pass --insecure-open', 'set RELAPSE_CDS_INSECURE_OPEN=1')}\n")
             sys.exit(2)
-    print(open_mode_warning(), file=sys.stderr)
+    import logging
+
+    logging.getLogger("relapse_cds").warning(open_mode_warning())  # the app (preloaded) set the log format

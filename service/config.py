@@ -3,44 +3,106 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
-def _number(name: str, default, kind=int):
+class ConfigError(ValueError):
+    """A setting that cannot be read. Its message is one line naming the variable and the form it
+    expects, which the command line and the gunicorn config print as is (exit 2): an operator fixes
+    the variable, no traceback to read. `got` is echoed only when given (a secret never should be)."""
+
+    def __init__(self, variable: str, expected: str, got: str | None = None):
+        shown = "" if got is None else f", got {got[:40]!r}"
+        super().__init__(f"{variable} must be {expected}{shown}")
+        self.variable, self.expected = variable, expected
+
+
+def _raw(name: str) -> str | None:
     raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _int(name: str, default: int, maximum: int | None = None) -> int:
+    raw = _raw(name)
+    if raw is None:
         return default
+    expected = "a positive integer" if maximum is None else f"an integer from 1 to {maximum}"
     try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, expected, raw) from None
+    if value <= 0 or (maximum is not None and value > maximum):
+        raise ConfigError(name, expected, raw)
     return value
 
 
-def _int(name: str, default: int) -> int:
-    return _number(name, default, int)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    if raw.lower() in _TRUE + _FALSE:
+        return raw.lower() in _TRUE
+    raise ConfigError(name, "one of " + ", ".join(_TRUE + _FALSE), raw)
 
 
-def _deadline(name: str, default: float) -> float:
-    value = _number(name, default, float)
-    if value > 25:  # below gunicorn's 30 s worker timeout, which would kill the request
-        raise ValueError(f"{name} must be at most 25 seconds, got {value}")
+def _choice(name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ConfigError(name, "one of " + ", ".join(choices), raw)
+    return value
+
+
+def _text(name: str, default: str) -> str:
+    return _raw(name) or default
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: a container limited by cpusets sees its own share, not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """gunicorn sync workers for CPU-bound work: one per usable CPU, plus one."""
+    return usable_cpus() + 1
+
+
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/:@\s]*:)[^@/\s]*@")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _seconds(name: str, default: float, maximum: float) -> float:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    expected = f"a number of seconds above 0 and at most {maximum:g}"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, expected, raw) from None
+    if not 0 < value <= maximum:
+        raise ConfigError(name, expected, raw)
     return value
 
 
 def _path(name: str) -> Path | None:
-    raw = os.environ.get(name, "").strip()
+    raw = _raw(name)
     return Path(raw) if raw else None
+
+
+def _urls(name: str) -> tuple[str, ...]:
+    """Comma-separated base URLs, compared without a trailing '/'."""
+    return tuple(u.strip().rstrip("/") for u in (_raw(name) or "").split(",") if u.strip())
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:
@@ -65,11 +127,28 @@ class Settings:
     log_level: str = "INFO"
     #: RELAPSE_CDS_CORS_ORIGINS: origins browsers may call from (comma-separated; `*` any; empty: none).
     cors_origins: tuple[str, ...] = ("*",)
+    #: RELAPSE_CDS_LOG_FORMAT: `text` (one readable line) or `json` (one JSON object a line, for log shippers).
+    log_format: str = "text"
+    #: RELAPSE_CDS_HOST, RELAPSE_CDS_PORT: where `relapse-cds serve` listens.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: RELAPSE_CDS_WORKERS: gunicorn workers, for `serve` and the container (default: usable CPUs + 1).
+    workers: int = field(default_factory=default_workers)
+    #: RELAPSE_CDS_BIND: the container's listening address (docker/gunicorn.conf.py).
+    bind: str = "0.0.0.0:8080"
+    #: RELAPSE_CDS_WORKER_TIMEOUT: seconds before gunicorn restarts a silent worker.
+    worker_timeout: int = 30
+    #: RELAPSE_CDS_ACCESS_LOG: the container's gunicorn access log (method, path, status, size, time).
+    access_log: bool = True
+    #: RELAPSE_CDS_GUNICORN_LOG_LEVEL: level of gunicorn's own error log in the container.
+    gunicorn_log_level: str = "info"
+    #: RELAPSE_CDS_FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-* headers the container trusts.
+    forwarded_allow_ips: str = "127.0.0.1"
     #: RELAPSE_CDS_CLIENTS: YAML file of trusted CDS clients; unset: open mode (development only).
-    clients_file: Path | None = None
+    clients: Path | None = None
     #: RELAPSE_CDS_PUBLIC_URL: base URL the EHR calls; a JWT's aud is this plus the endpoint's path.
     public_url: str | None = None
-    #: RELAPSE_CDS_FETCH_DEADLINE_S: one deadline for all FHIR fetching in a request.
+    #: RELAPSE_CDS_FETCH_DEADLINE_S: one deadline for all FHIR fetching in a request (below the worker timeout).
     fetch_deadline_s: float = 3.0
     #: RELAPSE_CDS_FHIR_ALLOW: fhirServer base URLs open mode may fetch from (comma-separated).
     fhir_allow: tuple[str, ...] = ()
@@ -77,6 +156,8 @@ class Settings:
     fhir_ca_bundle: Path | None = None
     #: RELAPSE_CDS_REPLAY_DB: SQLite file remembering JWT ids (jti) until they expire; shared by workers.
     replay_db: Path = Path("relapse-cds-replay.sqlite3")
+    #: RELAPSE_CDS_INSECURE_OPEN: allow open mode on a non-loopback address (the container's --insecure-open).
+    insecure_open: bool = False
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -87,15 +168,36 @@ class Settings:
             max_body_bytes=_int("RELAPSE_CDS_MAX_BODY_BYTES", cls.max_body_bytes),
             max_json_depth=_int("RELAPSE_CDS_MAX_JSON_DEPTH", cls.max_json_depth),
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
-            log_level=os.environ.get("RELAPSE_CDS_LOG_LEVEL", "INFO").upper(),
+            log_level=_choice("RELAPSE_CDS_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
-            clients_file=_path("RELAPSE_CDS_CLIENTS"),
-            public_url=(os.environ.get("RELAPSE_CDS_PUBLIC_URL", "").strip().rstrip("/") or None),
-            fetch_deadline_s=_deadline("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s),
-            fhir_allow=tuple(u.strip().rstrip("/") for u in os.environ.get("RELAPSE_CDS_FHIR_ALLOW", "").split(",") if u.strip()),
+            log_format=_choice("RELAPSE_CDS_LOG_FORMAT", "text", ("text", "json")),
+            host=_text("RELAPSE_CDS_HOST", cls.host),
+            port=_int("RELAPSE_CDS_PORT", cls.port, maximum=65535),
+            workers=_int("RELAPSE_CDS_WORKERS", default_workers()),
+            bind=_text("RELAPSE_CDS_BIND", cls.bind),
+            worker_timeout=_int("RELAPSE_CDS_WORKER_TIMEOUT", cls.worker_timeout),
+            access_log=_bool("RELAPSE_CDS_ACCESS_LOG", cls.access_log),
+            gunicorn_log_level=_choice("RELAPSE_CDS_GUNICORN_LOG_LEVEL", cls.gunicorn_log_level, ("debug", "info", "warning", "error", "critical")),
+            forwarded_allow_ips=_text("RELAPSE_CDS_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
+            clients=_path("RELAPSE_CDS_CLIENTS"),
+            public_url=(_raw("RELAPSE_CDS_PUBLIC_URL") or "").rstrip("/") or None,
+            fetch_deadline_s=_seconds("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s, maximum=25),
+            fhir_allow=_urls("RELAPSE_CDS_FHIR_ALLOW"),
             fhir_ca_bundle=_path("RELAPSE_CDS_FHIR_CA_BUNDLE"),
             replay_db=_path("RELAPSE_CDS_REPLAY_DB") or cls.replay_db,
+            insecure_open=_bool("RELAPSE_CDS_INSECURE_OPEN", cls.insecure_open),
         )
 
+    @staticmethod
+    def variable(field_name: str) -> str:
+        """The environment variable of a field: RELAPSE_CDS_ + its name in capitals (the README's table)."""
+        return "RELAPSE_CDS_" + field_name.upper()
+
     def describe(self) -> dict:
-        return {f.name: (list(map(str, v)) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self) if f.name != "extras"}
+        """Every setting, for `relapse-cds config`; a password inside a URL (a database URL) is masked."""
+        def shown(value: object) -> object:
+            if isinstance(value, tuple):
+                return [shown(str(v)) for v in value]
+            return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+        return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}

@@ -98,7 +98,8 @@ def test_config_masks_inline_keys(clients_env, keys, capsys):
     described = json.loads(out)
     inline = public_jwk(keys.b, "b-1")
     assert inline["n"] not in out and inline["e"] not in out.replace('"e"', "")
-    sources = [c["keys"] for c in described["clients"]]
+    assert described["clients"] == str(clients_env)
+    sources = [c["keys"] for c in described["trusted_clients"]]
     assert sources[1] == "jwks (inline, 1 key(s), not shown)" and sources[0].startswith("jwks_file ")
     assert described["public_url"] == PUBLIC_URL
 

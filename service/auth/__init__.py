@@ -78,9 +78,9 @@ def build_trust(settings: Settings, replay: ReplayCache | None = None) -> Trust 
     """The policy for these settings: None (open mode) without RELAPSE_CDS_CLIENTS. Raises ValueError
     (ClientsError lists each problem) when the clients file or RELAPSE_CDS_PUBLIC_URL is unusable.
     `replay`: the jti store to use (the service database's, once wired); default the SQLite file."""
-    if settings.clients_file is None:
+    if settings.clients is None:
         return None
-    clients = load_clients(settings.clients_file)
+    clients = load_clients(settings.clients)
     if not settings.public_url or not settings.public_url.startswith(("https://", "http://")):
         raise ValueError("RELAPSE_CDS_PUBLIC_URL (the base URL the EHR calls, e.g. https://cds.example.org) "
                          "is required when RELAPSE_CDS_CLIENTS is set: every token's aud is checked against it")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import ipaddress
 
 OPEN_MODE_WARNING = (
-    "\n"
     "!!! relapse-cds is running in OPEN MODE: RELAPSE_CDS_CLIENTS is not set, so ANY caller is answered\n"
     "!!! without a token, and FHIR data is fetched only from RELAPSE_CDS_FHIR_ALLOW. For development only;\n"
-    "!!! never connect an EHR with patient data to it. /health reports \"mode\": \"open\".\n"
+    "!!! never connect an EHR with patient data to it. /health reports \"mode\": \"open\"."
 )
 
 
