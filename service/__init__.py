@@ -7,7 +7,7 @@ import gc
 from flask import Flask
 
 from .auth import build_trust, register_trust
-from .config import Settings
+from .config import Settings, demo_page_enabled
 from .definition import hsct_order_service, relapse_service
 from .fhir.select import Selector
 from .knowledge import load_knowledge
@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     register_trust(app, trust)  # before any view: every route not listed as public needs a valid JWT
     app.register_blueprint(bp)
+    if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
+        from .web import bp as web_bp
+
+        app.register_blueprint(web_bp)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)
     # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing

@@ -158,6 +158,8 @@ class Settings:
     replay_db: Path = Path("relapse-cds-replay.sqlite3")
     #: RELAPSE_CDS_INSECURE_OPEN: allow open mode on a non-loopback address (the container's --insecure-open).
     insecure_open: bool = False
+    #: RELAPSE_CDS_DEMO_PAGE: the testing page at / (service/web/): `auto` (on in open mode), `on`, `off`.
+    demo_page: str = "auto"
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -186,6 +188,7 @@ class Settings:
             fhir_ca_bundle=_path("RELAPSE_CDS_FHIR_CA_BUNDLE"),
             replay_db=_path("RELAPSE_CDS_REPLAY_DB") or cls.replay_db,
             insecure_open=_bool("RELAPSE_CDS_INSECURE_OPEN", cls.insecure_open),
+            demo_page=_choice("RELAPSE_CDS_DEMO_PAGE", cls.demo_page, ("auto", "on", "off")),
         )
 
     @staticmethod
@@ -201,3 +204,11 @@ class Settings:
             return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
         return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
+
+
+def demo_page_enabled(settings: Settings) -> bool:
+    """The testing page at `/` (service/web/): on in open mode, off once trusted clients are configured
+    (RELAPSE_CDS_CLIENTS), unless RELAPSE_CDS_DEMO_PAGE=on; RELAPSE_CDS_DEMO_PAGE=off turns it off."""
+    if settings.demo_page != "auto":
+        return settings.demo_page == "on"
+    return settings.clients is None

@@ -269,3 +269,17 @@ def test_a_search_is_capped_by_entries_and_says_so():
     result = _search(session, page, None, "conditions", notes)
     assert [e["resource"]["id"] for e in result["entry"]] == ["0", "1", "2"]
     assert notes == ["fetch conditions: only the first 3 of 5 entries read (the cap)"]
+
+
+def test_the_testing_page_is_public_but_what_it_calls_is_not(clients_env, monkeypatch):
+    """RELAPSE_CDS_DEMO_PAGE=on with clients: the page, its assets and examples load without a token;
+    the service it calls still needs one."""
+    monkeypatch.setenv("RELAPSE_CDS_DEMO_PAGE", "on")
+    client = create_app(Settings.from_env()).test_client()
+    assert client.get("/").status_code == 200
+    assert client.get("/page/app.js").status_code == 200
+    examples = client.get("/examples")
+    assert examples.status_code == 200
+    first = examples.get_json()["examples"][0]["id"]
+    assert client.get(f"/examples/{first}").status_code == 200
+    assert client.post("/cds-services/relapse-all-assessment", json={}).status_code == 401

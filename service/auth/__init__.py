@@ -26,10 +26,11 @@ __all__ = ["ClientsError", "ReplayCache", "Trust", "TrustedClient", "TrustedClie
 
 log = logging.getLogger("relapse_cds")
 
-#: Routes open to anyone. Discovery holds no PHI: a token sent there is ignored (not verified).
-PUBLIC_GET_PATHS = frozenset({"/cds-services", "/health", "/"})
-#: The testing page's assets (the page itself decides whether it is on).
-PUBLIC_GET_PREFIXES = ("/static/",)
+#: Routes open to anyone. Discovery holds no PHI: a token sent there is ignored (not verified). The
+#: testing page (service/web/: `/`, its assets under /page/, its synthetic examples) decides itself
+#: whether it is on; it calls the service like any client, so with clients it gets no answer without a JWT.
+PUBLIC_GET_PATHS = frozenset({"/cds-services", "/health", "/", "/examples"})
+PUBLIC_GET_PREFIXES = ("/page/", "/examples/")
 UNAUTHORIZED_MESSAGE = "invalid or missing credentials"
 
 
