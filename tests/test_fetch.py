@@ -306,3 +306,28 @@ def test_a_client_fetches_only_from_its_own_fhir_servers(trusted_service, fhir):
     other = as_client(keys.b, "b-1", ISS_B)  # listed for nobody but client A, whatever open mode allows
     assert requests_seen(base) == []
     assert any("not a FHIR server this service may query" in p for p in other["problems"])
+
+
+def test_order_sign_fetches_what_it_lacks_too(service, fhir):
+    """The HSCT order check (order-sign) declares the same prefetch; fetched, it answers the same."""
+    url, _ = service
+    base, _ = fhir
+    example = json.loads((FIXTURES.parent.parent.parent / "examples" / "order-sign-request.json").read_text())
+    full = as_stored(FIXTURES / "b-early-marrow-tp53-ikzf1.json")
+    assert example["context"]["patientId"] == full["context"]["patientId"]
+    with_prefetch = dict(example, prefetch=full["prefetch"])
+    with_prefetch.pop("fhirServer", None)
+    fetched = fetching(with_prefetch, base)
+    path = "/cds-services/relapse-all-hsct-order-check"
+
+    def answer(body):
+        response = requests.post(url + path, json=body, timeout=30)
+        check_body(path, response.status_code, response.json())
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    expected = answer(with_prefetch)
+    assert expected["cards"], "the drafted transplant gets a card"
+    reset_requests(base)
+    assert normalised(answer(fetched)) == normalised(expected)
+    assert {r["path"].split("/")[2] for r in requests_seen(base)} == {"Patient", "Condition", "Observation", "Procedure", "Specimen"}
