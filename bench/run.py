@@ -100,6 +100,24 @@ def in_process(body: bytes, n: int) -> tuple[float, float]:
     return parse_ms, (time.perf_counter() - t) / n * 1000
 
 
+def start_service(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    """`relapse-cds serve` on 127.0.0.1:`port`, once it answers /health."""
+    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                              cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise SystemExit("server did not start") from None
+            time.sleep(0.2)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="sequential requests per endpoint (latency)")
@@ -114,20 +132,8 @@ def main() -> int:
     resources = 1 + sum(len(v["entry"]) for v in request["prefetch"].values() if isinstance(v, dict) and v.get("resourceType") == "Bundle")
     port = free_port()
     env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING")
-    server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-                              cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_service(port, args.workers, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start")
-                time.sleep(0.2)
         latency(port, body, 30)  # warm-up: every worker imports and validates once
         samples = latency(port, body, args.requests)
         rps = {path: throughput(port, path, body, args.clients, args.seconds) for path in (BASELINE, SERVICE)}

@@ -20,7 +20,7 @@ except ConfigError as exc:
 # Listen on all interfaces inside the container; publish the port with the container runtime.
 bind = settings.bind
 
-# The work is CPU-bound (no I/O on the request path yet): one worker per CPU the container may use
+# The work is mostly CPU-bound (fetching from the EHR waits at most RELAPSE_CDS_FETCH_DEADLINE_S): one worker per CPU the container may use
 # (os.sched_getaffinity: a cpuset-limited container, not the host), plus one; RELAPSE_CDS_WORKERS overrides.
 workers = settings.workers
 worker_class = "sync"
@@ -60,3 +60,22 @@ control_socket_disable = True
 
 # No temporary files on the container's overlay filesystem for worker heartbeats.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server):
+    """Open mode (no RELAPSE_CDS_CLIENTS) answers anyone: refused on a non-loopback bind unless
+    RELAPSE_CDS_INSECURE_OPEN=1 (the container's `--insecure-open`; a container binds 0.0.0.0).
+    Runs before gunicorn opens any socket."""
+    if settings.clients is not None:
+        return
+    from service.auth.modes import bind_host, open_mode_refusal, open_mode_warning
+
+    for address in server.cfg.bind:
+        host = bind_host(address)
+        refusal = host is not None and open_mode_refusal(host, settings.insecure_open)
+        if refusal:
+            sys.stderr.write(f"relapse-cds: cannot start: {refusal.replace('pass --insecure-open', 'set RELAPSE_CDS_INSECURE_OPEN=1')}\n")
+            sys.exit(2)
+    import logging
+
+    logging.getLogger("relapse_cds").warning(open_mode_warning())  # the app (preloaded) set the log format

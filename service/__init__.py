@@ -7,6 +7,7 @@ import gc
 from flask import Flask
 
 from . import metrics
+from .auth import build_trust, register_trust
 from .config import Settings, demo_page_enabled
 from .definition import hsct_order_service, relapse_service
 from .fhir.select import Selector
@@ -24,6 +25,9 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
+    store = open_store(store_settings or StoreSettings.from_env())
+    # None: open mode (no RELAPSE_CDS_CLIENTS). JWT ids are remembered in the service's database.
+    trust = build_trust(settings, replay=store.jti_cache)
     service = relapse_service(knowledge.codemap)
 
     app = Flask(__name__)
@@ -36,8 +40,9 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     #: Every service by id (discovery lists them all): patient-view, and the order-sign HSCT order check.
     app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
-    app.extensions["relapse_cds.store"] = open_store(store_settings or StoreSettings.from_env())
+    app.extensions["relapse_cds.store"] = store
     metrics.prepare()
+    app.extensions["relapse_cds.trust"] = trust
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers
@@ -45,6 +50,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     from .api.metrics import register_metrics
     from .api.routes import bp
 
+    register_trust(app, trust)  # before any view: every route not listed as public needs a valid JWT
     app.register_blueprint(bp)
     app.register_blueprint(feedback_bp)
     register_metrics(app)

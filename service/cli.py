@@ -32,6 +32,14 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
+    if app.extensions["relapse_cds.trust"] is None:
+        from .auth.modes import open_mode_refusal, open_mode_warning
+
+        refusal = open_mode_refusal(host, args.insecure_open or settings.insecure_open)
+        if refusal:
+            print(f"relapse-cds: cannot start: {refusal}", file=sys.stderr)
+            return 2
+        logging.getLogger("relapse_cds").warning(open_mode_warning())  # in the configured log format
 
     class _Server(BaseApplication):
         def load_config(self):
@@ -134,6 +142,10 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     if args.pdq_summary and (status := _check_figures(knowledge, Path(args.pdq_summary))):
         return status
+    clients_problem = _check_clients()
+    if clients_problem:
+        print(clients_problem, file=sys.stderr)
+        return 1
     codes = sum(len(v) for v in knowledge.codemap.entries.values())
     print(f"ok: {len(knowledge.codemap.files)} mapping files, {codes} codes, {len(knowledge.cards.rules)} rule texts, "
           f"{len(knowledge.cards.references)} references; knowledge version {knowledge.version}")
@@ -162,9 +174,36 @@ def _check_figures(knowledge, summary_path: Path) -> int:
     return 0
 
 
+def _check_clients() -> str | None:
+    """RELAPSE_CDS_CLIENTS, when set, must load (keys, URLs, tenants) and come with RELAPSE_CDS_PUBLIC_URL."""
+    from .auth import build_trust
+    from .auth.clients import ClientsError
+
+    try:
+        trust = build_trust(Settings.from_env())
+    except ClientsError as exc:
+        return "relapse-cds check: the clients file is invalid:\n" + "\n".join(f"  - {p}" for p in exc.problems)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        return f"relapse-cds check: {exc}"
+    if trust is not None:
+        print(f"ok: {len(trust.clients)} trusted client(s), tokens checked against {trust.public_url}")
+    return None
+
+
 def _config(args: argparse.Namespace) -> int:
+    from .auth.clients import ClientsError, load_clients
+
     settings = Settings.from_env()
-    json.dump(settings.describe(), sys.stdout, indent=2, default=str)
+    described = settings.describe()
+    if settings.clients is not None:  # who is trusted, with inline key material masked
+        try:
+            described["trusted_clients"] = [c.summary() for c in load_clients(settings.clients).clients.values()]
+        except ClientsError as exc:
+            print(f"relapse-cds config: the clients file is invalid: {'; '.join(exc.problems)}", file=sys.stderr)
+            return 2
+    json.dump(described, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0
 
@@ -199,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive, help="gunicorn worker processes (default: $RELAPSE_CDS_WORKERS, "
                        f"else the CPUs this process may use + 1, here {default_workers()})")
     serve.add_argument("--access-log", action="store_true", help="log each request line (no query strings, no bodies) (default: off)")
+    serve.add_argument("--insecure-open", action="store_true",
+                       help="allow a non-loopback address without RELAPSE_CDS_CLIENTS: anyone can call; never in production (default: off)")
     serve.set_defaults(func=_serve)
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")

@@ -81,6 +81,30 @@ _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/:@\s]*:)[^@/\s]*@")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _seconds(name: str, default: float, maximum: float) -> float:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    expected = f"a number of seconds above 0 and at most {maximum:g}"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, expected, raw) from None
+    if not 0 < value <= maximum:
+        raise ConfigError(name, expected, raw)
+    return value
+
+
+def _path(name: str) -> Path | None:
+    raw = _raw(name)
+    return Path(raw) if raw else None
+
+
+def _urls(name: str) -> tuple[str, ...]:
+    """Comma-separated base URLs, compared without a trailing '/'."""
+    return tuple(u.strip().rstrip("/") for u in (_raw(name) or "").split(",") if u.strip())
+
+
 def _origins(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return Settings.cors_origins
@@ -120,6 +144,21 @@ class Settings:
     gunicorn_log_level: str = "info"
     #: RELAPSE_CDS_FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-* headers the container trusts.
     forwarded_allow_ips: str = "127.0.0.1"
+    #: RELAPSE_CDS_CLIENTS: YAML file of trusted CDS clients; unset: open mode (development only).
+    clients: Path | None = None
+    #: RELAPSE_CDS_PUBLIC_URL: base URL the EHR calls; a JWT's aud is this plus the endpoint's path.
+    public_url: str | None = None
+    #: RELAPSE_CDS_FETCH_DEADLINE_S: one deadline for all FHIR fetching in a request (below the worker timeout).
+    fetch_deadline_s: float = 3.0
+    #: RELAPSE_CDS_FHIR_ALLOW: fhirServer base URLs open mode may fetch from (comma-separated).
+    fhir_allow: tuple[str, ...] = ()
+    #: RELAPSE_CDS_FHIR_CA_BUNDLE: CA certificates (PEM) for FHIR servers and jwks_url behind a private CA.
+    fhir_ca_bundle: Path | None = None
+    #: RELAPSE_CDS_REPLAY_DB: a separate SQLite file remembering JWT ids (jti) until they expire; unset,
+    #: they are kept in the service's database (RELAPSE_CDS_DATABASE_URL), shared by all workers and servers.
+    replay_db: Path | None = None
+    #: RELAPSE_CDS_INSECURE_OPEN: allow open mode on a non-loopback address (the container's --insecure-open).
+    insecure_open: bool = False
     #: RELAPSE_CDS_DEMO_PAGE: the testing page at / (service/web/): `auto` (on in open mode), `on`, `off`.
     demo_page: str = "auto"
     #: RELAPSE_CDS_DATABASE_URL: the store, sqlite:///path or postgresql://user@host:port/db (empty: SQLite in data_dir).
@@ -151,6 +190,13 @@ class Settings:
             access_log=_bool("RELAPSE_CDS_ACCESS_LOG", cls.access_log),
             gunicorn_log_level=_choice("RELAPSE_CDS_GUNICORN_LOG_LEVEL", cls.gunicorn_log_level, ("debug", "info", "warning", "error", "critical")),
             forwarded_allow_ips=_text("RELAPSE_CDS_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
+            clients=_path("RELAPSE_CDS_CLIENTS"),
+            public_url=(_raw("RELAPSE_CDS_PUBLIC_URL") or "").rstrip("/") or None,
+            fetch_deadline_s=_seconds("RELAPSE_CDS_FETCH_DEADLINE_S", cls.fetch_deadline_s, maximum=25),
+            fhir_allow=_urls("RELAPSE_CDS_FHIR_ALLOW"),
+            fhir_ca_bundle=_path("RELAPSE_CDS_FHIR_CA_BUNDLE"),
+            replay_db=_path("RELAPSE_CDS_REPLAY_DB"),
+            insecure_open=_bool("RELAPSE_CDS_INSECURE_OPEN", cls.insecure_open),
             demo_page=_choice("RELAPSE_CDS_DEMO_PAGE", cls.demo_page, ("auto", "on", "off")),
             database_url=_text("RELAPSE_CDS_DATABASE_URL", cls.database_url),
             data_dir=_text("RELAPSE_CDS_DATA_DIR", cls.data_dir),
@@ -180,4 +226,4 @@ def demo_page_enabled(settings: Settings) -> bool:
     (RELAPSE_CDS_CLIENTS), unless RELAPSE_CDS_DEMO_PAGE=on; RELAPSE_CDS_DEMO_PAGE=off turns it off."""
     if settings.demo_page != "auto":
         return settings.demo_page == "on"
-    return not os.environ.get("RELAPSE_CDS_CLIENTS", "").strip()
+    return settings.clients is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -30,9 +30,11 @@ def evaluate(
     service: ServiceDefinition,
     selector: Selector,
     as_of: date,
+    notes: Sequence[str] = (),
 ) -> Evaluation:
+    """`notes`: what fetching the data said (capped, failed), listed with the prefetch problems."""
     resolved = resolve(prefetch, service)
-    problems = list(resolved.problems)
+    problems = list(resolved.problems) + list(notes)
     if patient_id is None:  # a bare Bundle: the record is about its Patient
         patient_id = next((r.get("id") for r in resolved.resources if r.get("resourceType") == "Patient"), None)
     models = []

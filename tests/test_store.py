@@ -135,7 +135,9 @@ def test_the_client_is_recorded_when_the_jwt_policy_left_it(app, client):
     @app.before_request
     def _as_if_verified():
         from flask import g
-        g.jwt_claims = {"iss": "https://ehr.example.org", "tenant": "ward-7"}
+        from service.auth import TrustedClient, VerifiedClient
+        client = TrustedClient("https://ehr.example.org", None, "https://ehr.example.org/jwks", tenant="ward-7")
+        g.cds_client = VerifiedClient("https://ehr.example.org", "ward-7", "jti-1", client)
 
     cards = invoke(client)
     client.post(FEEDBACK_URL, json={"feedback": [item(cards[0]["uuid"])]})

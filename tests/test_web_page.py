@@ -22,10 +22,15 @@ def page_status(monkeypatch, **env) -> int:
     return create_app(Settings.from_env()).test_client().get("/").status_code
 
 
-def test_the_page_is_on_in_open_mode_and_off_with_trusted_clients(monkeypatch):
+def test_the_page_is_on_in_open_mode_and_off_with_trusted_clients(monkeypatch, tmp_path):
+    from jwt_fixtures import PUBLIC_URL, Keys, write_clients
+
+    clients = str(write_clients(tmp_path, Keys(), "https://ehr-c.example.org/jwks.json"))
+    monkeypatch.setenv("RELAPSE_CDS_PUBLIC_URL", PUBLIC_URL)
+    monkeypatch.setenv("RELAPSE_CDS_REPLAY_DB", str(tmp_path / "replay.sqlite3"))
     assert page_status(monkeypatch) == 200
-    assert page_status(monkeypatch, RELAPSE_CDS_CLIENTS="clients.yaml") == 404
-    assert page_status(monkeypatch, RELAPSE_CDS_CLIENTS="clients.yaml", RELAPSE_CDS_DEMO_PAGE="on") == 200
+    assert page_status(monkeypatch, RELAPSE_CDS_CLIENTS=clients) == 404
+    assert page_status(monkeypatch, RELAPSE_CDS_CLIENTS=clients, RELAPSE_CDS_DEMO_PAGE="on") == 200
     assert page_status(monkeypatch, RELAPSE_CDS_DEMO_PAGE="off") == 404
 
 

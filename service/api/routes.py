@@ -16,6 +16,7 @@ from ..treatment.orders import hsct_orders, order_cards
 from .audit import record_invocation
 from .body import read_json
 from .errors import ApiError
+from .fetching import prefetch_with_fetched
 from .order_schemas import OrderSignContextSchema
 from .schemas import HookRequestSchema, PatientViewContextSchema
 
@@ -79,9 +80,10 @@ def invoke(service_id: str):
                  ms=round((time.perf_counter() - started) * 1000, 1))
         return jsonify({"cards": []})
     today = date.today()
+    completed = prefetch_with_fetched(hook_request, context["patientId"], service)
     evaluation = evaluate(
-        hook_request.get("prefetch"), context["patientId"], knowledge, service,
-        current_app.extensions["relapse_cds.selector"], today,
+        completed.prefetch, context["patientId"], knowledge, service,
+        current_app.extensions["relapse_cds.selector"], today, notes=completed.notes,
     )
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     if orders is not None:  # order-sign: one card answering the HSCT order(s), the assessment beside it
@@ -108,4 +110,6 @@ def parse_only():
 @bp.get("/health")
 def health():
     knowledge = current_app.extensions["relapse_cds.knowledge"]
-    return jsonify({"status": "ok", "knowledgeVersion": knowledge.version})
+    # Open mode (no RELAPSE_CDS_CLIENTS) answers any caller: said here so that monitoring sees it.
+    mode = "open" if current_app.extensions.get("relapse_cds.trust") is None else "authenticated"
+    return jsonify({"status": "ok", "knowledgeVersion": knowledge.version, "mode": mode})

@@ -32,17 +32,10 @@ BATCH_WINDOW_S = 0.2
 
 
 def client_of(g: object) -> tuple[str | None, str | None]:
-    """The calling CDS client as the JWT policy (service/auth/) left it on flask.g, when it did.
-
-    Read, in this order, whichever is present: `g.cds_client_iss` / `g.cds_client_tenant` (strings), or
-    `g.jwt_claims` (the verified claims: `iss`, and `tenant`). In open mode (no JWT policy) none exists
-    and both are None."""
-    iss = getattr(g, "cds_client_iss", None)
-    tenant = getattr(g, "cds_client_tenant", None)
-    claims = getattr(g, "jwt_claims", None)
-    if isinstance(claims, dict):
-        iss = iss or claims.get("iss")
-        tenant = tenant or claims.get("tenant")
+    """The calling CDS client (iss, tenant) as the JWT policy (service/auth/) left it on `flask.g`:
+    `g.cds_client`, a VerifiedClient, or None in open mode (then both are None)."""
+    verified = getattr(g, "cds_client", None)
+    iss, tenant = getattr(verified, "iss", None), getattr(verified, "tenant", None)
     return (str(iss)[:512] if iss else None), (str(tenant)[:256] if tenant else None)
 
 
