@@ -9,6 +9,7 @@ from flask import Flask
 
 from .config import Settings
 from .definition import relapse_service
+from .fhir.cache import ModelCache
 from .fhir.select import Selector
 from .knowledge import load_knowledge
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
+    app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache)
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers

@@ -20,6 +20,16 @@ def _int(name: str, default: int) -> int:
     return value
 
 
+def _count(name: str, default: int) -> int:
+    """A non-negative integer (0 turns the feature off)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if not raw.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), got {raw!r}")
+    return int(raw)
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -49,6 +59,14 @@ class Settings:
     log_level: str = "INFO"
     #: RELAPSE_CDS_CORS_ORIGINS: origins browsers may call from (comma-separated; `*` any; empty: none).
     cors_origins: tuple[str, ...] = ("*",)
+    #: RELAPSE_CDS_MAX_RESOURCES_PER_KEY / RELAPSE_CDS_MAX_RESOURCES: more resources in one prefetch key,
+    #: or in all keys together, get 413; RELAPSE_CDS_MAX_VALIDATED: more resources that can decide the
+    #: answer (each is validated, ~0.15 ms) get 413 too. Together they bound what one request costs.
+    max_resources_per_key: int = 5000
+    max_resources: int = 10000
+    max_validated: int = 3000
+    #: RELAPSE_CDS_MODEL_CACHE: validated FHIR resources kept per worker for charts opened again (0: off).
+    model_cache: int = 2048
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +79,10 @@ class Settings:
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
             log_level=os.environ.get("RELAPSE_CDS_LOG_LEVEL", "INFO").upper(),
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
+            max_resources_per_key=_int("RELAPSE_CDS_MAX_RESOURCES_PER_KEY", cls.max_resources_per_key),
+            max_resources=_int("RELAPSE_CDS_MAX_RESOURCES", cls.max_resources),
+            max_validated=_int("RELAPSE_CDS_MAX_VALIDATED", cls.max_validated),
+            model_cache=_count("RELAPSE_CDS_MODEL_CACHE", cls.model_cache),
         )
 
     def describe(self) -> dict:

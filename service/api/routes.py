@@ -9,10 +9,11 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from ..pipeline import evaluate
+from ..pipeline import TooManyToRead, evaluate
 from ..render import render
 from .body import read_json
 from .errors import ApiError
+from .limits import check_prefetch_size
 from .schemas import HookRequestSchema, PatientViewContextSchema
 
 log = logging.getLogger("relapse_cds")
@@ -67,12 +68,17 @@ def invoke(service_id: str):
     except ValidationError as exc:
         raise ApiError(400, "invalid", "invalid patient-view context", [f"context.{m}" for m in _messages(exc)]) from None
 
+    settings = current_app.extensions["relapse_cds.settings"]
+    check_prefetch_size(hook_request.get("prefetch"), settings.max_resources_per_key, settings.max_resources)
     knowledge = current_app.extensions["relapse_cds.knowledge"]
     today = date.today()
-    evaluation = evaluate(
-        hook_request.get("prefetch"), context["patientId"], knowledge, service,
-        current_app.extensions["relapse_cds.selector"], today,
-    )
+    try:
+        evaluation = evaluate(
+            hook_request.get("prefetch"), context["patientId"], knowledge, service, current_app.extensions["relapse_cds.selector"],
+            today, cache=current_app.extensions["relapse_cds.model_cache"], max_validated=settings.max_validated,
+        )
+    except TooManyToRead as exc:
+        raise ApiError(413, "too-costly", str(exc)) from None
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     a = evaluation.assessment
     log.info(
