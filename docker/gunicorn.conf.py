@@ -4,15 +4,23 @@ Run: gunicorn -c docker/gunicorn.conf.py 'service:create_app()'
 Every value can be changed through the environment without rebuilding the image.
 """
 
-import multiprocessing
-import os
+# gevent workers (each connection a greenlet: a slow client holds no worker). Make sockets cooperative
+# before gunicorn loads the app and whatever HTTP client library it imports.
+from gevent import monkey
+
+monkey.patch_all()
+
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
 
 # Listen on all interfaces inside the container; publish the port with the container runtime.
 bind = os.environ.get("RELAPSE_CDS_BIND", "0.0.0.0:8080")
 
-# The work is CPU-bound (no I/O on the request path yet): one worker per core, plus one.
+# The work is CPU-bound: one worker per core, plus one. gevent: a connection waiting for a slow client
+# costs a greenlet, not a worker (with "sync", two clients sending a byte a second stall the service).
 workers = int(os.environ.get("RELAPSE_CDS_WORKERS", multiprocessing.cpu_count() + 1))
-worker_class = "sync"
+worker_class = "gevent"
+worker_connections = 1000
 
 # Load the app (and validate cards/ and mappings/) once in the master: a broken knowledge file stops
 # the container at start-up instead of failing every worker; workers share the loaded pages.
@@ -21,6 +29,7 @@ preload_app = True
 # A patient-view answer takes milliseconds; anything near these limits is a stuck worker.
 timeout = int(os.environ.get("RELAPSE_CDS_WORKER_TIMEOUT", "30"))
 graceful_timeout = 10
+# Also the time a client may take to send a request's headers (the gevent worker drops it after this).
 keepalive = 5
 
 # Recycle workers now and then so that slow leaks cannot build up over months of uptime.

@@ -15,6 +15,12 @@ from .knowledge import KnowledgeError, load_knowledge
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # gevent workers: each connection is a greenlet, so a client that sends slowly holds no worker
+    # (sync workers: two such clients stall the service). Sockets are made cooperative here, before
+    # the app (and any HTTP client library it imports) is loaded, not only in the forked workers.
+    from gevent import monkey
+
+    monkey.patch_all()
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
@@ -29,6 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
         def load_config(self):
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)
+            for name, value in SERVING.items():
+                self.cfg.set(name, value)
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-" if args.access_log else None)
@@ -44,6 +52,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     _Server().run()
     return 0
+
+
+#: How `serve` runs gunicorn (docker/gunicorn.conf.py says the same for the container). gevent reads
+#: each request in its own greenlet; `keepalive` also bounds the time a client may take to send its
+#: request headers (gunicorn's gevent worker drops it after that many seconds).
+SERVING = {"worker_class": "gevent", "worker_connections": 1000, "keepalive": 5}
 
 
 def _read_input(path: str) -> dict:
