@@ -161,9 +161,9 @@ def _rule_section(texts: CardTexts, heading: str, decision: Decision) -> list[st
     return lines
 
 
-def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flag_names: tuple[str, ...] = ()) -> list[str]:
+def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flags: tuple = ()) -> list[str]:
     refs: list[dict] = []
-    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flags[f] for f in flag_names]:
+    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flag_text(f.name, f.variant) for f in flags]:
         for ref in source.get("refs", []):
             if all(ref["ref"] != seen["ref"] for seen in refs):
                 refs.append(ref)
@@ -228,7 +228,7 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     ordinal = texts.label("ordinal", number if number in (1, 2, 3) else ("unknown" if number is None else "other"))
     values = {
         "ordinal": ordinal, "site": texts.label("site", site), "months": months,
-        "cog": texts.label("cogRisk", a.cog.value), "hsct": texts.label("hsct", a.hsct.value),
+        "cog": texts.label("cogRisk", a.cog.value), "hsct": _hsct_label(a, texts),
     }
     name = "assessment" if site != "unknown" and months is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
@@ -256,10 +256,23 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     if a.hsct_after_relapse:
         lines.insert(2, texts.phrase("hsct_already_done", sources=md(", ".join(a.hsct_after_relapse))) + "\n")
     card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    if patient_id and a.hsct.value in ("recommended", "consider") and not a.hsct_after_relapse:
-        card["suggestions"] = [_suggestion(texts, "transplant-referral", patient_id, a.hsct.value == "recommended")]
+    if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
+        # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
+        # never marked as recommended, so the two cannot be mistaken for one another.
+        kind, recommended = _TRANSPLANT_SUGGESTION[a.hsct.value]
+        card["suggestions"] = [_suggestion(texts, kind, patient_id, recommended)]
         card["selectionBehavior"] = "at-most-one"
     return card
+
+
+_TRANSPLANT_SUGGESTION = {"recommended": ("transplant-referral", True), "consider": ("transplant-discussion", False)}
+
+
+def _hsct_label(a: Assessment, texts: CardTexts) -> str:
+    """The HSCT answer in the PDQ summary's own strength: worded by the rule that produced it."""
+    if a.hsct.value == UNDETERMINED and a.hsct.missing:
+        return texts.label("hsct", UNDETERMINED)
+    return texts.hsct_label(a.hsct.rules, a.hsct.value)
 
 
 def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
@@ -297,8 +310,8 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     summary = _fit(texts, "flags", "flags_short", flags=", ".join(labels), count=len(labels))
     lines = []
     for flag in a.flags.raised:
-        body = texts.flags[flag.name]
+        label, body = texts.flags[flag.name]["label"], texts.flag_text(flag.name, flag.variant)
         extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else flag.detail)})" if flag.detail else ""
-        lines.append("- " + texts.phrase("flag_line", label=md(body["label"]), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
-    lines += _evidence(texts, (), names)
+        lines.append("- " + texts.phrase("flag_line", label=md(label), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
+    lines += _evidence(texts, (), a.flags.raised)
     return _card("flags", summary, "info", "\n".join(lines), texts)

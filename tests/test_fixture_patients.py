@@ -9,7 +9,8 @@ from conftest import FIXTURES, SERVICE_URL, assessment_of, load_fixture
 from fhir_builders import hook_request
 
 CONTRACT_FLAGS = {"t-cell", "tp53-alteration", "ikzf1-deletion", "etv6-runx1", "age-10-plus", "age-over-15",
-                  "high-peripheral-blasts", "down-syndrome", "high-mrd", "no-cr2"}
+                  "high-peripheral-blasts", "down-syndrome", "high-mrd", "no-cr2", "em-relapse-marrow-mrd",
+                  "em-relapse-age-over-6"}
 EXTRA_FLAGS = {"relapse-after-hsct"}
 FILES = sorted(FIXTURES.glob("*.json"))
 

@@ -99,7 +99,7 @@ def test_card_texts_cover_every_rule_and_flag(knowledge):
     ('  hsct.late-cns:\n', '  hsct.late-cns-renamed:\n', "no text for rule 'hsct.late-cns'"),
     ('refs: [{ref: "26"}]', 'refs: [{ref: "9999"}]', "absent from references.yaml"),
     ('assessment_short: "{ordinal} relapse: {cog}; {hsct}"', 'assessment_short: "{ordinal} relapse: {cog}; {hsct}' + "x" * 140 + '"', "characters"),
-    ('  outcome_line: "*Outcome in the seed:* {survival}"\n', '', "phrases.outcome_line missing"),
+    ('  outcome_line: "*Outcome in the NCI PDQ summary:* {survival}"\n', '', "phrases.outcome_line missing"),
     ('"{flag}: needs {missing}"', '"{flag}: needs {missng}"', "phrases.not_assessed_item must use exactly"),
     ('"{flag}: needs {missing}"', '"{flag}: needs {missing} {}"', "phrases.not_assessed_item must use exactly"),
     ('flags: "Prognostic factors: {flags}"', 'flags: "Prognostic factors: {flags} {0}"', "summaries.flags uses"),

@@ -64,12 +64,12 @@ def test_relapse_records_in_the_future_are_a_contradiction_even_when_close_toget
     assert any("future" in c for c in got["contradictions"])
 
 
-def test_an_mrd_result_days_after_the_relapse_is_used_as_the_contract_says_but_questioned(client):
+def test_an_mrd_result_days_after_the_relapse_is_the_work_up_not_end_of_reinduction(client):
     got, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-01-10", 45))
-    assert got["hsct"] == "consider" and "high-mrd" in got["flags"]  # the contract: first marrow result after relapse
-    assert any("1 day after the relapse" in n and "work-up" in n for n in got["notes"])
+    assert got["hsct"] == "undetermined" and "high-mrd" not in got["flags"] and "endReinductionMrd" in got["missing"]
+    assert any(f["name"] == "relapseWorkupMrd" for f in got["facts"])
     later, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-02-12", 45))
-    assert not any("work-up" in n for n in later.get("notes", []))
+    assert later["hsct"] == "consider" and "high-mrd" in later["flags"]
 
 
 def test_a_high_blast_count_at_a_relapse_that_may_be_late_marrow_is_listed_not_dropped(client):
@@ -84,12 +84,12 @@ def test_a_high_blast_count_at_a_relapse_that_may_be_late_marrow_is_listed_not_d
         f["flag"] == "high-peripheral-blasts" for f in early.get("flagsNotAssessed", []))
 
 
-def test_an_early_mrd_caveat_is_on_the_flag_too_and_spans_a_partial_date(client):
-    got, cards = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-01-12", 60))
-    flags = next(c for c in cards if c["extension"]["org.relapse-cds.card"]["kind"] == "flags")
-    assert "3 days after the relapse" in flags["detail"] and "work" in flags["detail"]
+def test_an_mrd_result_whose_partial_date_may_be_the_work_up_leaves_mrd_unknown(client):
+    # "2019-02" is 23 to 50 days after the relapse: it may be the work-up, so it is not read as either.
     partial, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-02", 60))
-    assert any("dated 23 to 50 days after the relapse" in n for n in partial["notes"])
+    assert partial["hsct"] == "undetermined" and "endReinductionMrd" in partial["missing"] and "high-mrd" not in partial["flags"]
+    certain, _ = respond(client, patient(), diagnosis("2012-01-10"), relapse("2019-01-09"), mrd("2019-03", 60))
+    assert certain["hsct"] == "consider" and "high-mrd" in certain["flags"]
 
 
 def test_the_blast_count_closest_to_the_relapse_decides_even_when_the_band_is_open(client):

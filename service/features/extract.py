@@ -5,6 +5,7 @@ Each reading follows a row of the data contract; the comment beside it says whic
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -186,7 +187,6 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
             sources=tuple(ref for ref, _, _ in parts),
         ))
     relapses = _merge_same_day(relapses)
-    relapses, ambiguous = _separate_uncertain_episodes(relapses, remissions, notes)
     return {
         "notes": tuple(notes),
         "all_diagnoses": tuple(diagnoses),
@@ -194,7 +194,7 @@ def _read_conditions(reader: _Reader, conditions: Sequence[Any]) -> dict[str, An
         "lineage_not_stated_sources": tuple(not_stated),
         "subtype_sources": {k: tuple(v) for k, v in subtypes.items()},
         "relapses": tuple(relapses),
-        "ambiguous_relapses": tuple(ambiguous),
+        "remission_between": _remission_between(relapses, remissions),
         "undated_relapse_sources": tuple(undated_relapses),
         "remissions": tuple(remissions),
         "failed_remission_candidates": tuple(failed),
@@ -217,35 +217,24 @@ def _merge_same_day(episodes: list[RelapseEpisode]) -> list[RelapseEpisode]:
     return merged
 
 
-#: Two relapse records less than this apart, with no remission recorded between them, may be one
-#: relapse worked up over several days (marrow first, lumbar puncture later) or written in two time
-#: zones. A second relapse needs a second remission first, and reinduction takes about a month
-#: (seed: "CR2 at the end of the first month of treatment"). Reading: such records are neither
-#: merged nor counted as two relapses; the relapse is left undated, so what depends on it is withheld.
-SAME_EPISODE_DAYS = 28
+def _remission_between(episodes: list[RelapseEpisode], remissions: list[Dated]) -> tuple[bool, ...]:
+    """For each pair of neighbouring relapse records: is a remission certainly dated between them?
 
-
-def _separate_uncertain_episodes(
-    episodes: list[RelapseEpisode], remissions: list[Dated], notes: list[Message]
-) -> tuple[list[RelapseEpisode], list[RelapseEpisode]]:
-    """Split off relapse episodes that cannot be told apart from a neighbour: overlapping partial dates
-    (`2019-05` and `2019-05-03`), or records close together with no remission between them."""
-    uncertain: set[int] = set()
-    for i in range(len(episodes) - 1):
-        first, second = episodes[i], episodes[i + 1]
-        overlap = second.date.earliest <= first.date.latest
-        close = (second.date.earliest - first.date.latest).days < SAME_EPISODE_DAYS
-        remission_between = any(
-            r.date is not None and first.date.latest < r.date.earliest < second.date.earliest for r in remissions
-        )
-        if overlap or (close and not remission_between):
-            uncertain |= {i, i + 1}
-            notes.append(Message.of(
-                "note_one_relapse_or_two", first_date=first.date, first_sources=", ".join(first.sources),
-                second_date=second.date, second_sources=", ".join(second.sources),
-            ))
-    kept = [e for i, e in enumerate(episodes) if i not in uncertain]
-    return kept, [episodes[i] for i in sorted(uncertain)]
+    Contract: "Two records with different dates are two relapses only when a remission is recorded
+    between them". A partial date counts only if all its days fall between (the conservative side: a
+    remission that may be outside leaves the two records possibly one relapse). n log n: remissions
+    sorted by their earliest day, with the smallest latest day of every suffix.
+    """
+    dated = sorted((r.date for r in remissions if r.date is not None), key=lambda d: d.earliest)
+    starts = [d.earliest for d in dated]
+    suffix_min_latest = [d.latest for d in dated]
+    for i in range(len(dated) - 2, -1, -1):
+        suffix_min_latest[i] = min(suffix_min_latest[i], suffix_min_latest[i + 1])
+    between = []
+    for first, second in zip(episodes, episodes[1:]):
+        i = bisect.bisect_right(starts, first.date.latest)  # remissions starting after the first record
+        between.append(i < len(dated) and suffix_min_latest[i] < second.date.earliest)
+    return tuple(between)
 
 
 def _read_procedures(reader: _Reader, procedures: Sequence[Any]) -> tuple[Dated, ...]:
@@ -349,7 +338,7 @@ def _measure(reader: _Reader, observation: Any, when: FhirDate, units: str, *, u
 def _variant_genes(reader: _Reader, observation: Any) -> list[str]:
     """Genes a genomics-reporting Variant says are altered (value Present, component Gene studied).
 
-    IKZF1: the seed's evidence is for IKZF1 *deletion*. A Variant that states its DNA change type
+    IKZF1: the PDQ summary's evidence is for IKZF1 *deletion*. A Variant that states its DNA change type
     counts only if that type is a deletion ("ikzf1"); one that states no type still counts, as the
     contract asks, but is marked ("ikzf1-type-not-stated"); another type is kept as a fact only.
     """

@@ -77,8 +77,13 @@ class Features:
     lineage_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lineage -> sources
     lineage_not_stated_sources: tuple[str, ...] = ()
     subtype_sources: dict[str, tuple[str, ...]] = field(default_factory=dict)  # etv6-runx1/bcr-abl1/kmt2a
-    relapses: tuple[RelapseEpisode, ...] = ()  # sorted by date
-    #: Dated relapse records that cannot be told apart from a neighbour (one relapse or two?).
+    #: Every dated relapse record, records of one onset day merged, sorted by date. Neighbours are two
+    #: relapses only where `remission_between` says a remission is recorded between them; otherwise
+    #: they may be one relapse recorded twice (see service/rules/readings.py).
+    relapses: tuple[RelapseEpisode, ...] = ()
+    #: For each pair of neighbouring `relapses`: is a remission certainly recorded between them?
+    remission_between: tuple[bool, ...] = ()
+    #: Relapse records too many to read every way they could be grouped: they cannot be placed in time.
     ambiguous_relapses: tuple[RelapseEpisode, ...] = ()
     undated_relapse_sources: tuple[str, ...] = ()  # relapse Conditions without onset
     #: Conditions that may record a relapse but are not valid FHIR R4 (skipped, and named in problems).
@@ -105,12 +110,18 @@ class Features:
 
     @property
     def unplaced_relapse_sources(self) -> tuple[str, ...]:
-        """Relapse records that cannot be placed in time (undated, ambiguous or unreadable): while there
-        are any, the relapse count and which relapse is the latest are unknown."""
+        """Relapse records that cannot be placed in time (undated, unreadable, or too many to group): while
+        there are any, the relapse count and which relapse is the latest are unknown."""
         ambiguous = tuple(src for episode in self.ambiguous_relapses for src in episode.sources)
         return self.undated_relapse_sources + ambiguous + self.unreadable_relapse_sources
 
     @property
+    def relapses_settled(self) -> bool:
+        """True when every pair of neighbouring relapse records is certainly two relapses."""
+        return all(self.remission_between)
+
+    @property
     def assessed_relapse(self) -> RelapseEpisode | None:
-        """The most recent dated relapse: the one assessed."""
+        """The most recent dated relapse: the one assessed. Read it on a settled reading (see
+        service/rules/readings.py): on an unsettled record it is only the latest record."""
         return self.relapses[-1] if self.relapses else None

@@ -17,7 +17,7 @@ from .mappings import CodeMap, load_mappings
 __all__ = ["Knowledge", "KnowledgeError", "load_knowledge"]
 
 #: Missing-fact names the rules can report (contract vocabulary, plus priorHsct/peripheralBlasts).
-MISSING_NAMES = ("diagnosisDate", "relapseDate", "relapseEpisode", "readableRelapseRecord", "relapseSite", "immunophenotype", "endReinductionMrd", "hsctDate", "priorHsct", "birthDate", "peripheralBlasts")
+MISSING_NAMES = ("diagnosisDate", "relapseDate", "relapseEpisode", "readableRelapseRecord", "relapseSite", "immunophenotype", "endReinductionMrd", "hsctDate", "priorHsct", "birthDate", "peripheralBlasts", "relapseMarrowMrd", "failedReinductionDate")
 
 
 @dataclass(frozen=True)

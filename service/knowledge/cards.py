@@ -29,8 +29,15 @@ class _RefSchema(Schema):
 
 
 class _RuleSchema(Schema):
+    #: The answer in the PDQ summary's own strength, for the card summary (HSCT rules; optional).
+    label = fields.String(validate=validate.Length(min=1))
     statement = fields.String(required=True, validate=validate.Length(min=1))
     survival = fields.String(required=True)
+    refs = fields.List(fields.Nested(_RefSchema), required=True)
+
+
+class _FlagVariantSchema(Schema):
+    evidence = fields.String(required=True, validate=validate.Length(min=1))
     refs = fields.List(fields.Nested(_RefSchema), required=True)
 
 
@@ -38,6 +45,8 @@ class _FlagSchema(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1))
     evidence = fields.String(required=True, validate=validate.Length(min=1))
     refs = fields.List(fields.Nested(_RefSchema), required=True)
+    #: Texts for a subgroup (e.g. `marrow`: figures measured in marrow relapses), chosen by the rules.
+    variants = fields.Dict(keys=fields.String(), values=fields.Nested(_FlagVariantSchema))
 
 
 class _SuggestionSchema(Schema):
@@ -68,6 +77,11 @@ class _LinkSchema(Schema):
     url = fields.Url(required=True, schemes={"https"})
 
 
+#: Suggestions the renderer offers: a referral (HSCT recommended), a transplant-team discussion (HSCT
+#: to be considered: never a referral marked as recommended), and the MRD order.
+SUGGESTIONS = ("transplant-referral", "transplant-discussion", "mrd-order")
+
+
 class _CardsFileSchema(Schema):
     source = fields.Nested(_SourceSchema, required=True)
     link = fields.Nested(_LinkSchema, required=True)
@@ -77,7 +91,7 @@ class _CardsFileSchema(Schema):
     messages = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     rules = fields.Dict(keys=fields.String(), values=fields.Nested(_RuleSchema), required=True)
     flags = fields.Dict(keys=fields.String(), values=fields.Nested(_FlagSchema), required=True)
-    suggestions = fields.Dict(keys=fields.String(validate=validate.OneOf(["transplant-referral", "mrd-order"])), values=fields.Nested(_SuggestionSchema), required=True)
+    suggestions = fields.Dict(keys=fields.String(validate=validate.OneOf(SUGGESTIONS)), values=fields.Nested(_SuggestionSchema), required=True)
     override_reasons = fields.List(fields.Nested(_OverrideSchema), required=True, validate=validate.Length(min=1))
     override_system = fields.Url(required=True)
 
@@ -135,6 +149,19 @@ class CardTexts:
             return f"{facts[numbered.group(1)]} {numbered.group(2)}"
         return name
 
+    def flag_text(self, name: str, variant: str | None) -> dict:
+        """The flag's evidence and references for its subgroup (its general text when none applies)."""
+        body = self.flags[name]
+        return body.get("variants", {}).get(variant, body) if variant else body
+
+    def hsct_label(self, rules: tuple[str, ...], value: str) -> str:
+        """The HSCT answer worded by the rule that produced it; the generic label when several rules
+        (or none) produced it, or when the rule has no wording of its own."""
+        labels = {self.rules.get(r, {}).get("label") for r in rules}
+        if len(labels) == 1 and None not in labels:
+            return labels.pop()
+        return self.label("hsct", value)
+
     def label(self, group: str, key: object) -> str:
         table = self.labels[group]
         return table.get(key, table.get(str(key), str(key)))
@@ -183,14 +210,12 @@ MESSAGES: dict[str, frozenset[str]] = {
     "contradiction_birth_after_diagnosis": frozenset({"birth_date", "patient_source", "diagnosis_date", "diagnosis_source"}),
     "contradiction_diagnosis_future": frozenset({"date", "source"}),
     "note_partial_band": frozenset({"diagnosis_date", "relapse_date", "bands"}),
-    "note_mrd_early": frozenset({"source", "date", "days"}),
     "note_partial_dates": frozenset(),
     "note_recorded_date": frozenset({"ref", "date"}),
-    "note_one_relapse_or_two": frozenset({"first_date", "first_sources", "second_date", "second_sources"}),
+    "note_one_relapse_or_two": frozenset({"first_date", "last_date", "count", "sources"}),
     "flag_ikzf1_type_not_stated": frozenset(),
     "flag_age": frozenset({"years"}),
     "flag_age_range": frozenset({"youngest", "oldest"}),
-    "flag_mrd_early": frozenset({"value", "days"}),
 }
 
 #: The values the renderer fills into summaries.
@@ -231,6 +256,14 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
     for flag in flag_names:
         if flag not in cards["flags"]:
             problems.append(f"cards.yaml: no text for flag {flag!r}")
+    for name in SUGGESTIONS:
+        if name not in cards["suggestions"]:
+            problems.append(f"cards.yaml: suggestions.{name} missing")
+    for flag, body in cards["flags"].items():
+        for variant, text in body.get("variants", {}).items():
+            for ref in text["refs"]:
+                if ref["ref"] not in references:
+                    problems.append(f"cards.yaml: flags.{flag}.variants.{variant} cites reference {ref['ref']} absent from references.yaml")
     for name in missing_names:
         if name not in cards["labels"].get("missing", {}):
             problems.append(f"cards.yaml: labels.missing.{name} missing")
@@ -257,7 +290,7 @@ def _check_summary_lengths(texts: CardTexts, problems: list[str]) -> None:
         "site": list(labels["site"].values()),
         "months": ["999"],
         "cog": list(labels["cogRisk"].values()),
-        "hsct": list(labels["hsct"].values()),
+        "hsct": list(labels["hsct"].values()) + [r["label"] for r in texts.rules.values() if r.get("label")],
         "missing": [longest_missing],
         "count": ["99"],
         "flags": [""],

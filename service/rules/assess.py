@@ -72,7 +72,7 @@ def assess(features: Features) -> Assessment:
     if relapse_number == 0:
         # No relapse recorded (and the Conditions were available): Table 4 does not apply
         # (`not-applicable`). The contract gives hsct no "not applicable" value; we answer
-        # `not-recommended` (nothing is missing, and the seed gives transplant a role only after
+        # `not-recommended` (nothing is missing, and the PDQ summary gives transplant a role only after
         # relapse) and show no card, so no clinician reads a transplant claim about first remission.
         cog = Decision("not-applicable", ("cog.no-relapse",), ())
         hsct = Decision("not-recommended", ("hsct.no-relapse",), ())
@@ -93,21 +93,26 @@ def assess(features: Features) -> Assessment:
         problems=features.problems,
         inputs=inputs,
         has_all_diagnosis=bool(features.all_diagnoses),
-        hsct_after_relapse=_hsct_after_relapse(features),
+        hsct_after_relapse=_hsct_after_relapse(inputs),
         unavailable=features.unavailable,
     )
 
 
-def _hsct_after_relapse(features: Features) -> tuple[str, ...]:
-    episode = features.assessed_relapse
-    if episode is None or features.unplaced_relapse_sources:
-        return ()
-    return tuple(p.source for p in features.hsct_procedures if p.date is not None and p.date.earliest > episode.date.latest)
+def _hsct_after_relapse(inputs: RuleInputs) -> tuple[str, ...]:
+    """Transplants dated after the assessed relapse in every reading of the record."""
+    found: list[tuple[str, ...]] = []
+    for reading in inputs.readings:
+        features, episode = reading.features, reading.features.assessed_relapse
+        if episode is None or features.unplaced_relapse_sources:
+            return ()
+        found.append(tuple(p.source for p in features.hsct_procedures if p.date is not None and p.date.earliest > episode.date.latest))
+    return tuple(s for s in found[0] if all(s in other for other in found[1:])) if found else ()
 
 
 def _relapse_number(features: Features) -> int | None:
-    """Relapses counted by distinct onset dates; unknown when Conditions are unavailable or undated."""
-    if "conditions" in features.unavailable or features.unplaced_relapse_sources:
+    """Relapses counted by distinct onset dates; unknown when Conditions are unavailable or undated,
+    or when records without a remission between them may be one relapse or several."""
+    if "conditions" in features.unavailable or features.unplaced_relapse_sources or not features.relapses_settled:
         return None
     return len(features.relapses)
 
@@ -128,14 +133,28 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
         facts.append(Fact("immunophenotype", "lineage not stated (ICD-O-3 9835/3)", features.lineage_not_stated_sources))
     for subtype, sources in sorted(features.subtype_sources.items()):
         facts.append(Fact("geneticSubtype", subtype, sources))
+    # Numbered relapses where the record settles how many there are; otherwise numbered records.
+    numbered = "relapse" if features.relapses_settled else "relapseRecord"
     for number, episode in enumerate(features.relapses, start=1):
         sites = sorted(episode.sites) + [f"unrecognised site {c}" for c in episode.unrecognised_sites]
         if episode.unstated_site_sources:
             sites.append("site not stated")
-        facts.append(Fact(f"relapse{number}", {"date": episode.date.text, "sites": sites}, episode.sources, episode.date.text))
+        facts.append(Fact(f"{numbered}{number}", {"date": episode.date.text, "sites": sites}, episode.sources, episode.date.text))
     if features.unplaced_relapse_sources:
-        facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, within 28 days of another, or not valid FHIR)", features.unplaced_relapse_sources))
-    episode = features.assessed_relapse
+        facts.append(Fact("relapseNotPlaced", "relapse record that cannot be placed in time (no onset date, not valid FHIR, or too many records to group)", features.unplaced_relapse_sources))
+    # On a settled record the relapse facts are about its one reading (the record itself, or the
+    # record less relapse records too many to group).
+    facts.extend(_facts_of_relapse(inputs.readings[0].features if len(inputs.readings) == 1 else features, inputs))
+    return facts + _gene_facts(features)
+
+
+def _facts_of_relapse(features: Features, inputs: RuleInputs) -> list[Fact]:
+    """Facts about the assessed relapse. On a record read more than one way only those that do not
+    depend on which records form the latest relapse are listed."""
+    facts: list[Fact] = []
+    settled = len(inputs.readings) == 1
+    episode = features.assessed_relapse if settled else None
+    diagnosis = features.diagnosis
     if episode and diagnosis and episode.date.latest > diagnosis.date.earliest:  # not for a relapse dated before it
         months = whole_months(diagnosis.date.earliest, episode.date.earliest)
         band = next(iter(inputs.possible.band)) if len(inputs.possible.band) == 1 else None
@@ -157,9 +176,17 @@ def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
             facts.append(Fact("mrdNotFromMarrow", f"{result.original} (site not stated as bone marrow: reported, not used)", (result.source,), result.date.text))
         elif result.from_marrow is None:
             facts.append(Fact("mrdSiteUnknown", f"{result.original} (its specimen could not be read: site unknown)", (result.source,), result.date.text))
+    if settled:
+        for result in inputs.readings[0].workup_mrd:
+            facts.append(Fact("relapseWorkupMrd", result.original, (result.source,), result.date.text))
     for count in features.blast_counts:
         if episode and abs((count.date.earliest - episode.date.earliest).days) <= 14:
             facts.append(Fact("peripheralBlasts", count.original, (count.source,), count.date.text))
+    return facts
+
+
+def _gene_facts(features: Features) -> list[Fact]:
+    facts: list[Fact] = []
     for gene, sources in sorted(features.gene_sources.items()):
         facts.append(Fact("geneAlteration", gene, sources))
     if features.down_syndrome_sources:

@@ -1,4 +1,4 @@
-"""COG relapse risk group: seed Table 4, "Children's Oncology Group ALL Relapse Risk
+"""COG relapse risk group: PDQ summary Table 4, "Children's Oncology Group ALL Relapse Risk
 Stratification for B-Precursor ALL", and its footnote "All relapsed T-cell ALL is considered high risk".
 
                            Isolated CNS or testicular   Bone marrow or combined
@@ -45,4 +45,6 @@ def cog_risk(case: Case) -> Outcome:
         # Extramedullary relapse at a site the mappings do not know, without marrow: Table 4 has no
         # column for it. We do not force it into "isolated CNS or testicular".
         return Outcome("undetermined", "cog.site-not-in-table")
-    return Outcome(_TABLE_4[(column, case.band)], f"cog.b-precursor.{column}")
+    # The rule id names the site (cog.b-precursor.cns, ...testis), so that a card cites the studies of
+    # that site only (a CNS card does not cite a testicular study).
+    return Outcome(_TABLE_4[(column, case.band)], f"cog.b-precursor.{column if column == 'marrow' else case.site}")

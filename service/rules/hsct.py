@@ -1,9 +1,11 @@
 """HSCT indication: is allogeneic transplantation the plan for this relapse (in the next remission)?
 
-Values: `recommended`; `consider` (the seed says benefit is unclear or needs study);
-`not-recommended` (the seed gives chemotherapy / chemoradiation as the standard); `undetermined`.
-The answer is the plan for the second (or later) remission: an unrecorded remission is not a missing
-fact (data contract, settled readings). Each branch names the seed sentence it implements.
+Values: `recommended`; `consider` (the PDQ summary says benefit is unclear or needs study);
+`not-recommended` (the summary gives chemotherapy / chemoradiation as the standard, or names no
+transplant role where it gives a standard); `undetermined` (facts missing, or the summary gives no
+guidance: never a referral). The answer is the plan for the second (or later) remission: an
+unrecorded remission is not a missing fact (data contract, settled readings). Each branch names the
+summary sentence it implements; cards/ words each outcome in the summary's own strength.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ def hsct_indication(case: Case) -> Outcome:
 
     Reading (precedence): a second marrow relapse AFTER a transplant meets two readings, the contract's
     settled "second or later marrow relapse: recommended" and the issue's "relapse after a prior HSCT:
-    consider". We apply the seed's more specific section, "Relapse after allogeneic HSCT for relapsed
+    consider". We apply the PDQ summary's more specific section, "Relapse after allogeneic HSCT for relapsed
     ALL" ("a second ablative allogeneic HSCT may be feasible ... 10% to 30%"): `consider`.
     """
     if case.after_hsct:
@@ -31,10 +33,9 @@ def hsct_indication(case: Case) -> Outcome:
             # "because cure with chemotherapy alone is rare, transplant is generally considered a
             # reasonable approach for those achieving remission" [53-57: 3iiA]
             return Outcome("recommended", "hsct.later-marrow-relapse")
-        # Reading: the seed gives no standard for a second or later ISOLATED extramedullary relapse.
-        # Survival after a second relapse is poor (<10% to 20% [45]); we neither recommend nor advise
-        # against transplant: `consider`, and the card says the seed is silent.
-        return Outcome("consider", "hsct.later-extramedullary-relapse")
+        # The PDQ summary gives no guidance for a second or later ISOLATED extramedullary relapse. Reading:
+        # no answer it does not give (`undetermined`, no referral suggested); the card says it is silent.
+        return Outcome("undetermined", "hsct.later-extramedullary-relapse")
     if case.site in ("marrow", "combined"):
         if case.lineage == "t-cell":
             # "these patients are usually treated with allogeneic HSCT in CR2, regardless of time to relapse" [5]
@@ -42,7 +43,7 @@ def hsct_indication(case: Case) -> Outcome:
         if case.band in ("<18", "18-36"):
             # "For B-precursor patients with an early marrow relapse, allogeneic transplant ... performed in
             # second remission has been reported in most studies to result in higher leukemia-free survival"
-            # [7,25,39-47]. Reading: "early" is the seed's "<36 months"; at exactly 36 months the contract puts
+            # [7,25,39-47]. Reading: "early" is the PDQ summary's "<36 months"; at exactly 36 months the contract puts
             # the relapse in the 18-36 band, where Table 4 calls a marrow relapse HIGH risk. We keep the two
             # consistent (a COG high-risk marrow relapse is never told "chemotherapy"): early = within 36
             # months inclusive.
@@ -65,17 +66,22 @@ def hsct_indication(case: Case) -> Outcome:
         # ">18 months ... transplantation is generally not recommended for this group" [112]. Exactly 18
         # months is in the ">= 18 months" group (contract, settled readings).
         return Outcome("not-recommended", "hsct.late-cns")
+    if case.site in ("testis", "cns-testis") and case.lineage == "t-cell":
+        # The summary's testicular guidance (POG [113], Dutch series [114]) gives no transplant guidance
+        # for T-cell ALL; its T-cell transplant statements are for marrow relapse [5]. Reading: no answer
+        # it does not give (`undetermined`, no referral suggested); the card says it is silent.
+        return Outcome("undetermined", "hsct.t-cell-testicular")
     if case.site == "testis":
         if case.band == ">36":
             # Late testicular relapse: standard is chemotherapy with local therapy; 3-year EFS about 85% [113,114].
             return Outcome("not-recommended", "hsct.late-testicular")
-        # Reading (contract leaves it to us): the seed names no transplant role for isolated testicular
+        # Reading (contract leaves it to us): the PDQ summary names no transplant role for isolated testicular
         # relapse at any time; its standard ("intensive chemotherapy that includes high-dose methotrexate",
         # local radiation if no CR) is stated without regard to timing [114]. So `not-recommended`, and the
         # card gives the poorer figure for relapse during therapy (3-year EFS about 40% [113]).
         return Outcome("not-recommended", "hsct.early-testicular")
     if case.site == "cns-testis":
-        # The seed treats each site alone; for both together we answer only where the two sites'
+        # The PDQ summary treats each site alone; for both together we answer only where the two sites'
         # guidance agrees (as for any fact the record leaves open). From 18 months: CNS "transplantation
         # is generally not recommended" [112], testis: chemotherapy with local therapy [113,114] ->
         # `not-recommended`. Within 18 months they differ (CNS: "requires further study" [110,111] =

@@ -8,36 +8,63 @@ from dataclasses import dataclass
 
 from ..features.dates import FhirDate
 from ..features.model import CNS, MARROW, TESTIS, Features, Measurement, Message
-from .possible import BOOLS, LINEAGES, ORDERS, SITES, Possible
+from .possible import BOOLS, LINEAGES, ORDERS, SITES, Possible, Readings
+from .readings import reading_notes, relapse_readings
 from .timing import band_of
 
-#: End-reinduction MRD at or above 10^-3 is high. Seed: "Patients with low MRD (<10-3) had a 10-year
-#: EFS of 73%, while those with high MRD (>10-3) had a 10-year EFS of 10%" [24]. The seed leaves
-#: exactly 10^-3 unassigned; the contract (flag `high-mrd`: ">= 10^-3") puts it with high, the
+#: End-reinduction MRD at or above 10^-3 is high. PDQ summary: "Patients with low MRD (<10-3) had a
+#: 10-year EFS of 73%, while those with high MRD (>10-3) had a 10-year EFS of 10%" [24]. The summary
+#: leaves exactly 10^-3 unassigned; the contract (flag `high-mrd`: ">= 10^-3") puts it with high, the
 #: conservative side (it keeps a transplant discussion open rather than closing it).
 MRD_HIGH_AT = 1e-3
-#: Reinduction lasts about a month (seed: "CR2 at the end of the first month of treatment"). The
-#: contract takes the first marrow MRD after the relapse as end-of-reinduction MRD, and so do we; one
-#: dated sooner than this after the relapse may be the relapse work-up, and the card says so.
+#: Contract: "The end-of-reinduction MRD is the first marrow result dated 28 days or more after the
+#: assessed relapse" (the PDQ summary: CR2 "at the end of the first month of treatment").
 REINDUCTION_DAYS = 28
+#: Contract: "a marrow result from 7 days before to 27 days after the relapse is the relapse work-up,
+#: never read as end-of-reinduction MRD". Results dated earlier are ignored.
+WORKUP_DAYS_BEFORE = 7
 
 
-def days_if_early(mrd: Measurement, relapse: FhirDate) -> str | None:
-    """How long after the relapse an MRD result is dated ("3 days", "23 to 50 days" for a partial date),
-    when that may be before reinduction ends; None when it is certainly after."""
-    soonest = (mrd.date.earliest - relapse.latest).days
-    if soonest >= REINDUCTION_DAYS:
-        return None
-    latest = (mrd.date.latest - relapse.earliest).days
-    return f"{max(soonest, 0)} to {latest} days" if latest != soonest else f"{soonest} day{'' if soonest == 1 else 's'}"
+def days_after(result_date: FhirDate, relapse: FhirDate) -> tuple[int, int]:
+    """The fewest and the most days a (possibly partial) date can lie after the relapse."""
+    return (result_date.earliest - relapse.latest).days, (result_date.latest - relapse.earliest).days
+
+
+def in_workup(mrd: Measurement, relapse: FhirDate) -> bool | None:
+    """Is the result certainly (True), certainly not (False) or maybe (None) in the relapse work-up window?"""
+    fewest, most = days_after(mrd.date, relapse)
+    if fewest >= -WORKUP_DAYS_BEFORE and most < REINDUCTION_DAYS:
+        return True
+    if most < -WORKUP_DAYS_BEFORE or fewest >= REINDUCTION_DAYS:
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class ReadingInputs:
+    """One settled reading of the record, and what the rules may assume on it."""
+
+    features: Features
+    possible: Possible
+    end_reinduction_mrd: Measurement | None
+    #: Bone-marrow MRD results certainly in the relapse work-up window (7 days before to 27 after).
+    workup_mrd: tuple[Measurement, ...]
+    #: How this reading was read where it needs saying (a partial date that spans month bands).
+    notes: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True)
 class RuleInputs:
-    possible: Possible
+    possible: Possible | Readings
     contradictions: tuple[Message, ...]
     notes: tuple[Message, ...]
-    end_reinduction_mrd: Measurement | None
+    readings: tuple[ReadingInputs, ...]
+
+    @property
+    def end_reinduction_mrd(self) -> Measurement | None:
+        """The end-of-reinduction MRD result, when every reading takes the same one."""
+        found = {r.end_reinduction_mrd for r in self.readings}
+        return found.pop() if len(found) == 1 else None
 
 
 def classify_sites(sites: frozenset[str], unknown: int, sex: str | None) -> frozenset[str]:
@@ -62,24 +89,43 @@ def classify_sites(sites: frozenset[str], unknown: int, sex: str | None) -> froz
 
 
 def derive(features: Features) -> RuleInputs:
-    """What the record allows each rule input to be. Missing facts keep every value they could take."""
-    because: dict[str, tuple[str, ...]] = {}
+    """What the record allows each rule input to be, over every reading of its relapse history.
+    Missing facts keep every value they could take."""
     contradictions: list[Message] = []
+    if "conditions" not in features.unavailable:
+        lineages = frozenset(features.lineage_sources)
+        if len(lineages) > 1:
+            contradictions.append(Message.of(
+                "contradiction_lineage", b_sources=", ".join(features.lineage_sources["b-precursor"]),
+                t_sources=", ".join(features.lineage_sources["t-cell"]),
+            ))
+        _check_order_of_events(features, contradictions)
+        contradictions.extend(Message.of("contradiction_id_clash", ref=ref) for ref in features.id_clashes)
+    readings = tuple(_derive_reading(r) for r in relapse_readings(features))
+    notes: list[Message] = []
+    for reading in readings:
+        notes.extend(n for n in reading.notes if n not in notes)
+    partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
+    if partial or (features.birth_date and features.birth_date.partial):
+        notes.append(Message.of("note_partial_dates"))
+    notes.extend(reading_notes(features))
+    notes.extend(features.notes)
+    possible = readings[0].possible if len(readings) == 1 else Readings(tuple(r.possible for r in readings))
+    return RuleInputs(possible, tuple(dict.fromkeys(contradictions)), tuple(notes), readings)
+
+
+def _derive_reading(features: Features) -> ReadingInputs:
+    """What one settled reading allows each rule input to be."""
+    because: dict[str, tuple[str, ...]] = {}
     notes: list[Message] = []
     if "conditions" in features.unavailable:
         because.update(
             lineage=("immunophenotype",), site=("relapseSite",), band=("diagnosisDate", "relapseDate"),
             order=("relapseDate",), after_hsct=("relapseDate",), mrd_high=("relapseDate",),
         )
-        return RuleInputs(Possible(because=tuple(because.items())), (), (), None)
+        return ReadingInputs(features, Possible(because=tuple(because.items())), None, ())
 
-    # Lineage: B-precursor and T-cell codes together contradict each other.
     lineages = frozenset(features.lineage_sources)
-    if len(lineages) > 1:
-        contradictions.append(Message.of(
-            "contradiction_lineage", b_sources=", ".join(features.lineage_sources["b-precursor"]),
-            t_sources=", ".join(features.lineage_sources["t-cell"]),
-        ))
     if len(lineages) != 1:
         lineages = frozenset(LINEAGES)
         because["lineage"] = ("immunophenotype",)
@@ -110,8 +156,6 @@ def derive(features: Features) -> RuleInputs:
         sites = classify_sites(episode.sites, unknown_sites, features.sex)
         if len(sites) > 1:
             because["site"] = ("relapseSite",)
-        if TESTIS in episode.sites and features.sex == "female":
-            contradictions.append(Message.of("contradiction_testis_female", sources=", ".join(episode.sources)))
         diagnosis = features.diagnosis
         if diagnosis is None:
             bands = frozenset(["<18", "18-36", ">36"])
@@ -129,30 +173,22 @@ def derive(features: Features) -> RuleInputs:
                 notes.append(Message.of(
                     "note_partial_band", diagnosis_date=diagnosis.date, relapse_date=episode.date, bands=", ".join(sorted(bands)),
                 ))
-    _check_order_of_events(features, contradictions)
-    contradictions.extend(Message.of("contradiction_id_clash", ref=ref) for ref in features.id_clashes)
 
     after_hsct = _after_hsct(features, because)
     mrd, mrd_high = _end_reinduction_mrd(features, because)
-    if mrd is not None and episode is not None and (days := days_if_early(mrd, episode.date)):
-        notes.append(Message.of("note_mrd_early", source=mrd.source, date=mrd.date, days=days))
-    partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
-    if partial or (features.birth_date and features.birth_date.partial):
-        notes.append(Message.of("note_partial_dates"))
-    notes.extend(features.notes)
-
+    workup = _workup_mrd(features)
     possible = Possible(
         lineage=lineages, site=sites, band=bands, order=orders, after_hsct=after_hsct, mrd_high=mrd_high,
         because=tuple(because.items()),
     )
-    return RuleInputs(possible, tuple(contradictions), tuple(notes), mrd)
+    return ReadingInputs(features, possible, mrd, workup, tuple(notes))
 
 
 def _check_order_of_events(features: Features, contradictions: list[Message]) -> None:
     """Contradictions the record certainly contains. Partial dates that merely MAY be out of order
     are not contradictions: their band is uncertain instead (see `derive`)."""
     diagnosis = features.diagnosis
-    # Relapse records too close together to count are still dated: their dates can contradict.
+    # Every dated relapse record, however the records group into relapses: their dates can contradict.
     every_dated = sorted((*features.relapses, *features.ambiguous_relapses), key=lambda e: (e.date.earliest, e.sources))
     for episode in every_dated:
         if episode.date.earliest > features.as_of:
@@ -164,6 +200,8 @@ def _check_order_of_events(features: Features, contradictions: list[Message]) ->
             contradictions.append(Message.of(
                 key, date=episode.date, sources=", ".join(episode.sources), diagnosis_date=diagnosis.date, diagnosis_source=diagnosis.source,
             ))
+        if TESTIS in episode.sites and features.sex == "female":
+            contradictions.append(Message.of("contradiction_testis_female", sources=", ".join(episode.sources)))
     if diagnosis and features.birth_date and features.birth_date.earliest > diagnosis.date.latest:
         contradictions.append(Message.of(
             "contradiction_birth_after_diagnosis", birth_date=features.birth_date, patient_source=features.patient_source,
@@ -206,7 +244,9 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
 
 
 def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]) -> tuple[Measurement | None, frozenset[bool]]:
-    """The first bone-marrow MRD result dated after the assessed relapse, and whether it is high."""
+    """The end-of-reinduction MRD (contract: the first bone-marrow result dated 28 days or more after
+    the assessed relapse), and whether it is high. A result that may be the relapse work-up (a partial
+    date reaching into the first 27 days) or whose site is unknown leaves it unknown: never guessed."""
     episode = features.assessed_relapse
     if episode is None or features.unplaced_relapse_sources:
         # Which result is "end of reinduction" depends on the relapse date: that is what is missing.
@@ -216,18 +256,28 @@ def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]
     if "observations" in features.unavailable:
         return None, frozenset(BOOLS)  # results not had (or a failed search): the first one may be missing
     # Results whose site is unknown (their specimen could not be read) may be the first marrow result.
-    after = sorted(
-        (m for m in features.mrd_results if m.from_marrow is not False and m.date.earliest > episode.date.earliest),
+    candidates = sorted(
+        (m for m in features.mrd_results if m.from_marrow is not False and days_after(m.date, episode.date)[1] >= REINDUCTION_DAYS),
         key=lambda m: (m.date.earliest, m.source),
     )
-    if not after or after[0].from_marrow is None:
+    if not candidates:
         return None, frozenset(BOOLS)
-    first = after[0]
+    first = candidates[0]
+    if first.from_marrow is None or days_after(first.date, episode.date)[0] < REINDUCTION_DAYS:
+        return None, frozenset(BOOLS)
     high = mrd_is_high(first)
     if high is None:
         return first, frozenset(BOOLS)
     del because["mrd_high"]
     return first, frozenset({high})
+
+
+def _workup_mrd(features: Features) -> tuple[Measurement, ...]:
+    """Bone-marrow MRD results certainly dated in the relapse work-up (7 days before to 27 after)."""
+    episode = features.assessed_relapse
+    if episode is None or features.unplaced_relapse_sources:
+        return ()
+    return tuple(m for m in features.mrd_results if m.from_marrow is True and in_workup(m, episode.date) is True)
 
 
 def mrd_is_high(result: Measurement) -> bool | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 # The value domains. Sites: isolated marrow, combined marrow + extramedullary, isolated CNS,
 # isolated testis, CNS and testis together without marrow, and any other extramedullary pattern (a
-# site the mappings do not know, without marrow), which the seed's tables do not cover.
+# site the mappings do not know, without marrow), which the PDQ summary's tables do not cover.
 LINEAGES = ("b-precursor", "t-cell")
 SITES = ("marrow", "combined", "cns", "testis", "cns-testis", "extramedullary-other")
 BANDS = ("<18", "18-36", ">36")  # months from diagnosis, COG Table 4 rows
@@ -61,6 +61,37 @@ class Possible:
 
 
 @dataclass(frozen=True)
+class Readings:
+    """A record that can be read more than one way (two relapse records that may be one relapse):
+    the Possible of each reading. Cases are those of every reading; an answer stands only where all
+    agree, and where the readings themselves differ, `because` names what would tell them apart.
+    Field by field it reads like a Possible (each field the union over the readings)."""
+
+    options: tuple[Possible, ...]
+    because: tuple[str, ...] = ("relapseEpisode",)
+
+    def __getattr__(self, name: str):
+        if name in _CASE_FIELDS:
+            return frozenset().union(*(getattr(p, name) for p in self.options))
+        raise AttributeError(name)
+
+    def cases(self) -> list[Case]:
+        return list(dict.fromkeys(c for p in self.options for c in p.cases()))
+
+    def missing_for(self, field_name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for p in self.options:
+            if len(getattr(p, field_name)) > 1:
+                found.extend(m for m in p.missing_for(field_name) if m not in found)
+        if len({getattr(p, field_name) for p in self.options}) > 1:
+            found.extend(m for m in self.because if m not in found)
+        return tuple(found) or (field_name,)
+
+
+_CASE_FIELDS = frozenset(f.name for f in fields(Case))
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a rule answers for one Case, and the id of the rule (branch) that produced it."""
 
@@ -81,18 +112,21 @@ class Decision:
 UNDETERMINED = "undetermined"
 
 
-def decide(rule: Callable[[Case], Outcome], possible: Possible) -> Decision:
-    """Run `rule` on every Case the record allows; answer only if every Case agrees."""
-    cases = possible.cases()
-    outcomes = {case: rule(case) for case in cases}
-    values = {o.value for o in outcomes.values()}
-    rules = tuple(sorted({o.rule for o in outcomes.values()}))
+def decide(rule: Callable[[Case], Outcome], possible: Possible | Readings) -> Decision:
+    """Run `rule` on every Case the record allows (in every reading of it); answer only if all agree."""
+    options = possible.options if isinstance(possible, Readings) else (possible,)
+    per_reading = [{case: rule(case) for case in option.cases()} for option in options]
+    values = {o.value for outcomes in per_reading for o in outcomes.values()}
+    rules = tuple(sorted({o.rule for outcomes in per_reading for o in outcomes.values()}))
     if len(values) == 1:
         return Decision(values.pop(), rules, ())
     missing: list[str] = []
-    for f in fields(Case):
-        if len(getattr(possible, f.name)) > 1 and _matters(f.name, outcomes):
-            missing.extend(m for m in possible.missing_for(f.name) if m not in missing)
+    for option, outcomes in zip(options, per_reading):
+        for f in fields(Case):
+            if len(getattr(option, f.name)) > 1 and _matters(f.name, outcomes):
+                missing.extend(m for m in option.missing_for(f.name) if m not in missing)
+    if isinstance(possible, Readings) and len({frozenset(o.value for o in outcomes.values()) for outcomes in per_reading}) > 1:
+        missing.extend(m for m in possible.because if m not in missing)
     return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)))
 
 
