@@ -142,8 +142,10 @@ def test_a_chart_opened_again_gives_the_same_assessment_from_the_cache(app, char
             entry["resource"]["meta"] = {"versionId": str(n % 3 + 1)}
     cache = ModelCache(1000)
     first = _assess(app, chart, lazy=True, cache=cache)
+    misses = cache.misses
     again = _assess(app, chart, lazy=True, cache=cache)
     assert first == again == _assess(app, chart, lazy=True)
+    assert cache.misses == misses and cache.hits >= misses  # the second opening validated nothing anew
 
 
 def _selected_ids(app, chart: dict, lazy: bool = True) -> set[str]:
@@ -247,3 +249,18 @@ def test_the_cache_is_bounded():
     unversioned = blasts("2018-06-10", 5.0)
     cache.validated(unversioned, validate_resource)
     assert len(cache) == 3 and cache.misses == 10
+
+
+def test_the_service_answers_a_chart_opened_again_from_its_cache(app, client):
+    from conftest import SERVICE_URL, assessment_of
+    from fhir_builders import hook_request
+
+    results = [mrd(f"2018-07-{10 + i:02d}", 0.5) for i in range(5)]
+    for n, result in enumerate(results):
+        result["meta"] = {"versionId": "1", "lastUpdated": f"2018-07-{10 + n:02d}T10:00:00Z"}
+    body = hook_request(record(patient(), diagnosis("2014-02-01"), relapse("2018-06-20"), *results))
+    cache = app.extensions["relapse_cds.model_cache"]
+    first = assessment_of(client.post(SERVICE_URL, json=body))
+    hits = cache.hits
+    assert assessment_of(client.post(SERVICE_URL, json=body)) == first
+    assert cache.hits >= hits + len(results)

@@ -58,7 +58,7 @@ def parse(picks: Iterable[Any], cache: ModelCache | None = None) -> Parsed:
     resource validated for an earlier request, unchanged, comes from the cache."""
     models, problems, unreadable = [], [], []
     for pick in picks:
-        model, problem = cache.validated(pick.resource, validate_resource) if cache else validate_resource(pick.resource)
+        model, problem = cache.validated(pick.resource, validate_resource) if cache is not None else validate_resource(pick.resource)
         if problem:
             problems.append(problem)
             if pick.may_be_relapse:
