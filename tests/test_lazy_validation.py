@@ -251,9 +251,14 @@ def test_the_cache_is_bounded():
     assert len(cache) == 3 and cache.misses == 10
 
 
-def test_the_service_answers_a_chart_opened_again_from_its_cache(app, client):
-    from conftest import SERVICE_URL, assessment_of
+def test_the_service_answers_a_chart_opened_again_from_its_cache():
+    from conftest import SERVICE_URL, CheckedClient, assessment_of
     from fhir_builders import hook_request
+    from service import create_app
+    from service.config import Settings
+
+    app = create_app(Settings(model_cache=64))
+    client = CheckedClient(app.test_client())
 
     results = [mrd(f"2018-07-{10 + i:02d}", 0.5) for i in range(5)]
     for n, result in enumerate(results):

@@ -7,7 +7,6 @@ an over-limit body gets a 413 the client can read. Every wait here is bounded.""
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import sys
 import threading
@@ -17,8 +16,11 @@ import pytest
 import requests
 
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
-from server_process import free_port, running
+from server_process import ROOT, free_port, running
 from test_fixture_patients import as_request
+
+sys.path.insert(0, str(ROOT / "bench"))
+from serving import slow_client  # noqa: E402  (the benchmark's slow client: a byte a second, reconnecting)
 
 pytestmark = pytest.mark.e2e
 SLOW_CLIENTS = 10
@@ -44,19 +46,6 @@ def _timed_post(base: str, body: bytes) -> float:
     return time.perf_counter() - started
 
 
-def _slow_client(port: int, request: bytes, stop: threading.Event) -> None:
-    """Send `request` a byte a second; when the server drops the connection, connect again."""
-    while not stop.is_set():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                for byte in request:
-                    sock.sendall(bytes([byte]))
-                    if stop.wait(1.0):
-                        return
-        except OSError:
-            stop.wait(0.2)
-
-
 def test_ten_slow_clients_do_not_delay_a_normal_request(server):
     base, port = server
     body = _normal_body()
@@ -67,7 +56,7 @@ def test_ten_slow_clients_do_not_delay_a_normal_request(server):
     stop = threading.Event()
     threads = [
         # half send their headers slowly, half send headers at once and then the body slowly
-        threading.Thread(target=_slow_client, args=(port, slow_headers if i % 2 else slow_headers + body, stop), daemon=True)
+        threading.Thread(target=slow_client, args=(port, slow_headers if i % 2 else slow_headers + body, stop), daemon=True)
         for i in range(SLOW_CLIENTS)
     ]
     try:
