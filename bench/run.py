@@ -105,7 +105,7 @@ def throughput(port: int, path: str, bodies: list[bytes], clients: int, seconds:
 
 
 def serve(port: int, workers: int, model_cache: int = 0) -> subprocess.Popen:
-    env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING", RELAPSE_CDS_MODEL_CACHE=str(model_cache))
+    env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING", RELAPSE_CDS_MODEL_CACHE=str(model_cache or ""))
     server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)],
                               cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -196,7 +196,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sizes", default="100,300,1000,3000", help="in-process chart sizes (records the rules read)")
     parser.add_argument("--profile", action="store_true", help="also print a pyinstrument profile of the pipeline")
-    parser.add_argument("--model-cache", type=int, default=0, help="RELAPSE_CDS_MODEL_CACHE for the server (default 0: off)")
+    parser.add_argument("--model-cache", type=int, default=0, help="RELAPSE_CDS_MODEL_CACHE for the server (default: off)")
     args = parser.parse_args()
 
     realistic = chart.hook_request(300)

@@ -10,15 +10,27 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
+
+from service.config import ConfigError, Settings  # noqa: E402
+
+# Every RELAPSE_CDS_* setting is read and checked here, before gunicorn starts: a bad value stops the
+# container with one line naming the variable and the form expected (exit 2), not a traceback.
+try:
+    settings = Settings.from_env()
+except ConfigError as exc:
+    sys.stderr.write(f"relapse-cds: {exc}\n")
+    sys.exit(2)
 
 # Listen on all interfaces inside the container; publish the port with the container runtime.
-bind = os.environ.get("RELAPSE_CDS_BIND", "0.0.0.0:8080")
+bind = settings.bind
 
-# The work is CPU-bound: one worker per core, plus one. gevent: a connection waiting for a slow client
-# costs a greenlet, not a worker (with "sync", two clients sending a byte a second stall the service).
-workers = int(os.environ.get("RELAPSE_CDS_WORKERS", multiprocessing.cpu_count() + 1))
+# The work is CPU-bound: one worker per CPU the container may use (os.sched_getaffinity: a
+# cpuset-limited container, not the host), plus one; RELAPSE_CDS_WORKERS overrides. gevent: a
+# connection waiting for a slow client costs a greenlet, not a worker (with "sync", two clients
+# sending a byte a second stall the service).
+workers = settings.workers
 worker_class = "gevent"
 worker_connections = 1000
 
@@ -27,7 +39,7 @@ worker_connections = 1000
 preload_app = True
 
 # A patient-view answer takes milliseconds; anything near these limits is a stuck worker.
-timeout = int(os.environ.get("RELAPSE_CDS_WORKER_TIMEOUT", "30"))
+timeout = settings.worker_timeout
 graceful_timeout = 10
 # Also the time a client may take to send a request's headers (the gevent worker drops it after this).
 keepalive = 5
@@ -42,15 +54,16 @@ limit_request_fields = 100
 
 # Logs to stdout/stderr for the container runtime. The access line carries method, path, status,
 # size and time only: no query string (it may hold a patient id) and no body.
-accesslog = "-" if os.environ.get("RELAPSE_CDS_ACCESS_LOG", "1") not in ("0", "false", "no") else None
+accesslog = "-" if settings.access_log else None
 errorlog = "-"
-loglevel = os.environ.get("RELAPSE_CDS_GUNICORN_LOG_LEVEL", "info")
+loglevel = settings.gunicorn_log_level
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-# gunicorn's error log would echo a malformed request line (query string and all): redact it.
+# gunicorn's error log would echo a malformed request line (query string and all): redact it. With
+# RELAPSE_CDS_LOG_FORMAT=json its lines are JSON too, like the service's own (configured by the app).
 logger_class = "service.gunicorn_logging.RedactingLogger"
 
 # Behind a TLS-terminating proxy: trust X-Forwarded-* only from the addresses given here.
-forwarded_allow_ips = os.environ.get("RELAPSE_CDS_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = settings.forwarded_allow_ips
 
 # No admin control socket (gunicorn >= 25 would create one in $HOME, which the non-root user lacks).
 control_socket_disable = True

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import gc
-import logging
 
 from flask import Flask
 
 from .config import Settings
-from .definition import relapse_service
+from .definition import hsct_order_service, relapse_service
 from .fhir.cache import ModelCache
 from .fhir.select import Selector
 from .knowledge import load_knowledge
+from .logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -19,7 +19,7 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> Flask:
     """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
     settings = settings or Settings.from_env()
-    logging.getLogger("relapse_cds").setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
     service = relapse_service(knowledge.codemap)
 
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.settings"] = settings
     app.extensions["relapse_cds.knowledge"] = knowledge
     app.extensions["relapse_cds.service"] = service
+    #: Every service by id (discovery lists them all): patient-view, and the order-sign HSCT order check.
+    app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
     app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache)
 

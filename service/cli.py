@@ -10,7 +10,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .config import Settings
+from .config import ConfigError, Settings, default_workers
+from .input_file import bundle_gaps, read_json_object
 from .knowledge import KnowledgeError, load_knowledge
 
 
@@ -25,19 +26,23 @@ def _serve(args: argparse.Namespace) -> int:
 
     from . import create_app
 
+    settings = Settings.from_env()  # a bad setting: ConfigError, one line from main()
     try:
-        app = create_app()
+        app = create_app(settings)
     except (KnowledgeError, ValueError) as exc:
         print(f"relapse-cds: cannot start: {exc}", file=sys.stderr)
         return 2
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
 
     class _Server(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", f"{args.host}:{args.port}")
-            self.cfg.set("workers", args.workers)
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
             for name, value in SERVING.items():
                 self.cfg.set(name, value)
-            self.cfg.set("timeout", 30)
+            self.cfg.set("timeout", settings.worker_timeout)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-" if args.access_log else None)
             # The access log line has no query string or body: no PHI.
@@ -58,17 +63,6 @@ def _serve(args: argparse.Namespace) -> int:
 #: each request in its own greenlet; `keepalive` also bounds the time a client may take to send its
 #: request headers (gunicorn's gevent worker drops it after that many seconds).
 SERVING = {"worker_class": "gevent", "worker_connections": 1000, "keepalive": 5}
-
-
-def _read_input(path: str) -> dict:
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ValueError("input JSON is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise ValueError("input must be a JSON object: a FHIR Bundle or a CDS Hooks request")
-    return data
 
 
 def _request_parts(data: dict) -> tuple[dict, str | None]:
@@ -100,24 +94,33 @@ def _assess(args: argparse.Namespace) -> int:
     from .prefetch import bundle_as_prefetch
     from .render import EXTENSION_KEY, render
 
+    settings = Settings.from_env()  # first: a bad setting is reported whatever the input
     try:
-        data = _read_input(args.file)
-        knowledge = load_knowledge(Settings.from_env().extra_mappings)
+        data = read_json_object(args.file)
+        knowledge = load_knowledge(settings.extra_mappings)
     except (OSError, ValueError, KnowledgeError) as exc:
         print(f"relapse-cds assess: {exc}", file=sys.stderr)
         return 2
     service = relapse_service(knowledge.codemap)
     as_of = args.as_of or date.today()
+    source = "stdin" if args.file == "-" else args.file
     if data.get("resourceType") == "Bundle":
+        try:
+            gaps = bundle_gaps(data)
+        except ValueError as exc:
+            print(f"relapse-cds assess: {source}: {exc}", file=sys.stderr)
+            return 2
+        for gap in gaps:  # the answer stands; what it could not see is said, beside it
+            print(f"relapse-cds assess: {source}: {gap}", file=sys.stderr)
         prefetch, patient_id = bundle_as_prefetch(data, service), None
     elif "prefetch" in data or "context" in data:
         try:
             prefetch, patient_id = _request_parts(data)
         except ValueError as exc:
-            print(f"relapse-cds assess: {exc}", file=sys.stderr)
+            print(f"relapse-cds assess: {source}: {exc}", file=sys.stderr)
             return 2
     else:
-        print("relapse-cds assess: input is neither a FHIR Bundle nor a CDS Hooks request", file=sys.stderr)
+        print(f"relapse-cds assess: {source}: neither a FHIR Bundle nor a CDS Hooks request (no resourceType Bundle, no prefetch or context)", file=sys.stderr)
         return 2
     evaluation = evaluate(prefetch, patient_id, knowledge, service, Selector.from_codemap(knowledge.codemap), as_of)
     rendered = render(evaluation.assessment, knowledge, evaluation.patient_id, as_of.isoformat())
@@ -140,39 +143,82 @@ def _check(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    if args.pdq_summary and (status := _check_figures(knowledge, Path(args.pdq_summary))):
+        return status
     codes = sum(len(v) for v in knowledge.codemap.entries.values())
     print(f"ok: {len(knowledge.codemap.files)} mapping files, {codes} codes, {len(knowledge.cards.rules)} rule texts, "
           f"{len(knowledge.cards.references)} references; knowledge version {knowledge.version}")
     return 0
 
 
-def _config(args: argparse.Namespace) -> int:
+def _check_figures(knowledge, summary_path: Path) -> int:
+    """Every figure on a treatment card must be in the PDQ summary (bar the two documented misprint corrections)."""
+    from .knowledge.figures import card_texts, figures_not_in_summary
+
     try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        print(f"relapse-cds config: {exc}", file=sys.stderr)
-        return 2
+        summary = summary_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"relapse-cds check: cannot read the PDQ summary: {exc.strerror}", file=sys.stderr)
+        return 1
+    treatment = knowledge.treatment
+    texts = [*card_texts(treatment.options, "options.yaml"), *card_texts(treatment.work_up, "transplant.yaml: work_up"),
+             *card_texts(treatment.order_check, "transplant.yaml: order_check")]
+    problems = figures_not_in_summary(summary, texts)
+    if problems:
+        print("relapse-cds check: figures on the treatment cards are not in the PDQ summary:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(f"ok: {len(texts)} treatment card texts; every figure is in the PDQ summary (2 documented misprint corrections)")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
     json.dump(settings.describe(), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive integer: {text!r}")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("relapse-cds")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relapse-cds", description="CDS Hooks service for relapsed childhood ALL")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the CDS Hooks API under gunicorn")
-    serve.add_argument("--host", default=os.environ.get("RELAPSE_CDS_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("RELAPSE_CDS_PORT", "8080")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("RELAPSE_CDS_WORKERS", "2")))
-    serve.add_argument("--access-log", action="store_true", help="log each request line (no query strings, no bodies)")
+    # Defaults are read from the environment when serving, not here: a bad variable must not break --help.
+    serve.add_argument("--host", help=f"address to listen on (default: $RELAPSE_CDS_HOST, else {Settings.host})")
+    serve.add_argument("--port", type=_positive, help=f"port to listen on (default: $RELAPSE_CDS_PORT, else {Settings.port})")
+    serve.add_argument("--workers", type=_positive, help="gunicorn worker processes (default: $RELAPSE_CDS_WORKERS, "
+                       f"else the CPUs this process may use + 1, here {default_workers()})")
+    serve.add_argument("--access-log", action="store_true", help="log each request line (no query strings, no bodies) (default: off)")
     serve.set_defaults(func=_serve)
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")
-    assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response)")
-    assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD), default today")
+    assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response) (default: off)")
+    assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD) (default: today)")
     assess.set_defaults(func=_assess)
     check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
     check.add_argument("files", nargs="*", help="extra mapping files to validate with the shipped ones")
+    check.add_argument("--pdq-summary", metavar="FILE", help="the NCI PDQ summary (text): check every figure on the treatment cards is in it (default: none, not checked)")
     check.set_defaults(func=_check)
     config = sub.add_parser("config", help="print the effective configuration")
     config.set_defaults(func=_config)
@@ -184,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ConfigError as exc:  # every subcommand: one line naming the variable and the form expected
+        print(f"relapse-cds: {exc}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and the like: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

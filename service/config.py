@@ -3,38 +3,82 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 
-def _int(name: str, default: int) -> int:
+class ConfigError(ValueError):
+    """A setting that cannot be read. Its message is one line naming the variable and the form it
+    expects, which the command line and the gunicorn config print as is (exit 2): an operator fixes
+    the variable, no traceback to read. `got` is echoed only when given (a secret never should be)."""
+
+    def __init__(self, variable: str, expected: str, got: str | None = None):
+        shown = "" if got is None else f", got {got[:40]!r}"
+        super().__init__(f"{variable} must be {expected}{shown}")
+        self.variable, self.expected = variable, expected
+
+
+def _raw(name: str) -> str | None:
     raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _int(name: str, default: int, maximum: int | None = None) -> int:
+    raw = _raw(name)
+    if raw is None:
         return default
+    expected = "a positive integer" if maximum is None else f"an integer from 1 to {maximum}"
     try:
         value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+    except ValueError:
+        raise ConfigError(name, expected, raw) from None
+    if value <= 0 or (maximum is not None and value > maximum):
+        raise ConfigError(name, expected, raw)
     return value
 
 
-def _count(name: str, default: int) -> int:
-    """A non-negative integer (0 turns the feature off)."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    if not raw.strip().isdigit():
-        raise ValueError(f"{name} must be a whole number (0 or more), got {raw!r}")
-    return int(raw)
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    if raw.lower() in _TRUE + _FALSE:
+        return raw.lower() in _TRUE
+    raise ConfigError(name, "one of " + ", ".join(_TRUE + _FALSE), raw)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ConfigError(name, "one of " + ", ".join(choices), raw)
+    return value
+
+
+def _text(name: str, default: str) -> str:
+    return _raw(name) or default
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: a container limited by cpusets sees its own share, not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """gunicorn sync workers for CPU-bound work: one per usable CPU, plus one."""
+    return usable_cpus() + 1
+
+
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/:@\s]*:)[^@/\s]*@")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _origins(raw: str | None) -> tuple[str, ...]:
@@ -65,10 +109,27 @@ class Settings:
     max_resources_per_key: int = 5000
     max_resources: int = 10000
     max_validated: int = 3000
-    #: RELAPSE_CDS_MODEL_CACHE: validated FHIR resources kept per worker for charts opened again (0: off).
+    #: RELAPSE_CDS_MODEL_CACHE: validated FHIR resources kept per worker for charts opened again (unset: off).
     #: Off by default: the cached models are live objects every full garbage collection scans (2048 of
     #: them made each ~70 ms), which costs more at p99 than skipping validation saves.
     model_cache: int = 0
+    #: RELAPSE_CDS_LOG_FORMAT: `text` (one readable line) or `json` (one JSON object a line, for log shippers).
+    log_format: str = "text"
+    #: RELAPSE_CDS_HOST, RELAPSE_CDS_PORT: where `relapse-cds serve` listens.
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: RELAPSE_CDS_WORKERS: gunicorn workers, for `serve` and the container (default: usable CPUs + 1).
+    workers: int = field(default_factory=default_workers)
+    #: RELAPSE_CDS_BIND: the container's listening address (docker/gunicorn.conf.py).
+    bind: str = "0.0.0.0:8080"
+    #: RELAPSE_CDS_WORKER_TIMEOUT: seconds before gunicorn restarts a silent worker.
+    worker_timeout: int = 30
+    #: RELAPSE_CDS_ACCESS_LOG: the container's gunicorn access log (method, path, status, size, time).
+    access_log: bool = True
+    #: RELAPSE_CDS_GUNICORN_LOG_LEVEL: level of gunicorn's own error log in the container.
+    gunicorn_log_level: str = "info"
+    #: RELAPSE_CDS_FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-* headers the container trusts.
+    forwarded_allow_ips: str = "127.0.0.1"
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -79,13 +140,33 @@ class Settings:
             max_body_bytes=_int("RELAPSE_CDS_MAX_BODY_BYTES", cls.max_body_bytes),
             max_json_depth=_int("RELAPSE_CDS_MAX_JSON_DEPTH", cls.max_json_depth),
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
-            log_level=os.environ.get("RELAPSE_CDS_LOG_LEVEL", "INFO").upper(),
+            log_level=_choice("RELAPSE_CDS_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
             max_resources_per_key=_int("RELAPSE_CDS_MAX_RESOURCES_PER_KEY", cls.max_resources_per_key),
             max_resources=_int("RELAPSE_CDS_MAX_RESOURCES", cls.max_resources),
             max_validated=_int("RELAPSE_CDS_MAX_VALIDATED", cls.max_validated),
-            model_cache=_count("RELAPSE_CDS_MODEL_CACHE", cls.model_cache),
+            model_cache=_int("RELAPSE_CDS_MODEL_CACHE", cls.model_cache),
+            log_format=_choice("RELAPSE_CDS_LOG_FORMAT", "text", ("text", "json")),
+            host=_text("RELAPSE_CDS_HOST", cls.host),
+            port=_int("RELAPSE_CDS_PORT", cls.port, maximum=65535),
+            workers=_int("RELAPSE_CDS_WORKERS", default_workers()),
+            bind=_text("RELAPSE_CDS_BIND", cls.bind),
+            worker_timeout=_int("RELAPSE_CDS_WORKER_TIMEOUT", cls.worker_timeout),
+            access_log=_bool("RELAPSE_CDS_ACCESS_LOG", cls.access_log),
+            gunicorn_log_level=_choice("RELAPSE_CDS_GUNICORN_LOG_LEVEL", cls.gunicorn_log_level, ("debug", "info", "warning", "error", "critical")),
+            forwarded_allow_ips=_text("RELAPSE_CDS_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
         )
 
+    @staticmethod
+    def variable(field_name: str) -> str:
+        """The environment variable of a field: RELAPSE_CDS_ + its name in capitals (the README's table)."""
+        return "RELAPSE_CDS_" + field_name.upper()
+
     def describe(self) -> dict:
-        return {f.name: (list(map(str, v)) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self) if f.name != "extras"}
+        """Every setting, for `relapse-cds config`; a password inside a URL (a database URL) is masked."""
+        def shown(value: object) -> object:
+            if isinstance(value, tuple):
+                return [shown(str(v)) for v in value]
+            return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+
+        return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}

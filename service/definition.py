@@ -29,6 +29,10 @@ class ServiceDefinition:
     title: str
     description: str
     prefetch: tuple[PrefetchKey, ...] = field(default_factory=tuple)
+    usage_requirements: str = (
+        "Call on patient-view for children with acute lymphoblastic leukemia. Prefetch the keys "
+        "listed; an absent key is reported as missing data on the cards."
+    )
 
     def discovery(self) -> dict:
         return {
@@ -37,10 +41,7 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
             "prefetch": {p.key: p.query for p in self.prefetch},
-            "usageRequirements": (
-                "Call on patient-view for children with acute lymphoblastic leukemia. Prefetch the keys "
-                "listed; an absent key is reported as missing data on the cards."
-            ),
+            "usageRequirements": self.usage_requirements,
         }
 
 
@@ -74,4 +75,25 @@ def relapse_service(codemap: CodeMap) -> ServiceDefinition:
             "'Treatment of Relapsed Childhood ALL', with the facts and references behind each card."
         ),
         prefetch=tuple(keys),
+    )
+
+
+def hsct_order_service(codemap: CodeMap) -> ServiceDefinition:
+    """order-sign: a drafted HSCT order checked against the relapse assessment; the same prefetch as
+    patient-view, since the check needs the whole assessment."""
+    return ServiceDefinition(
+        id="relapse-all-hsct-order-check",
+        hook="order-sign",
+        title="Relapsed childhood ALL: HSCT order checked against the indication",
+        description=(
+            "When a stem cell transplant (or transplant referral) is ordered for a child with relapsed ALL: "
+            "the HSCT indication per the NCI PDQ summary 'Treatment of Relapsed Childhood ALL', a warning when "
+            "the summary gives chemotherapy as the standard, and the transplant work-up when transplant is indicated."
+        ),
+        prefetch=relapse_service(codemap).prefetch,
+        usage_requirements=(
+            "Call on order-sign with the draft orders in context.draftOrders (a Bundle). Only draft "
+            "ServiceRequests coding a stem cell transplant (mappings/, concept hsct-order) get a card. "
+            "Prefetch the keys listed, as for the patient-view service."
+        ),
     )

@@ -8,6 +8,9 @@ import re
 
 from gunicorn.glogging import Logger
 
+from .config import Settings
+from .logs import formatter
+
 _QUERY = re.compile(r"\?[^\s'\"]*")
 _REQUEST_LINE = re.compile(r"(Invalid request from ip=[^:]+: [^:'\"]+).*", re.DOTALL)
 
@@ -29,3 +32,7 @@ class RedactingLogger(Logger):
     def setup(self, cfg) -> None:
         super().setup(cfg)
         self.error_log.addFilter(_RedactFilter())
+        log_format = Settings.from_env().log_format
+        if log_format != "text":  # JSON lines for log shippers: gunicorn's own lines as well
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(formatter(log_format))

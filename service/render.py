@@ -53,6 +53,8 @@ def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None,
                 cards.append(_missing_card(assessment, texts, patient_id))
         if assessment.flags.raised:
             cards.append(_flags_card(assessment, texts))
+        from .treatment.cards import treatment_cards  # the PDQ summary's treatment options (issue 12)
+        cards += treatment_cards(assessment, knowledge, patient_id)
     return Rendered(cards, {EXTENSION_KEY: _extension(assessment, knowledge, as_of)})
 
 
@@ -77,7 +79,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "flags": [f.name for f in a.flags.raised],
         "missing": list(a.missing),
         "facts": [_fact_json(f) for f in a.facts],
-        "rules": {"cogRisk": list(a.cog.rules), "hsct": list(a.hsct.rules)},
+        "rules": {"cogRisk": list(a.cog.fired), "hsct": list(a.hsct.fired)},
         "knowledgeVersion": knowledge.version,
         "asOf": as_of,
     }
@@ -87,6 +89,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "problems": list(a.problems),
         "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
+        "candidateRules": {k: list(d.candidates) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.candidates},
     }
     out.update({k: v for k, v in optional.items() if v})
     return out
@@ -94,7 +97,8 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
 
 # -- shared card parts ------------------------------------------------------------------------------
 
-def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = ()) -> dict:
+def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts, rules: tuple[str, ...] = (),
+          candidates: tuple[str, ...] = ()) -> dict:
     card = {
         "uuid": str(uuid.uuid4()),
         "summary": summary,
@@ -103,7 +107,8 @@ def _card(kind: str, summary: str, indicator: str, detail: str, texts: CardTexts
         "source": {"label": texts.source["label"], "url": texts.source["url"], "topic": dict(texts.source["topic"])},
         "overrideReasons": [{"system": texts.override_system, "code": r["code"], "display": r["display"]} for r in texts.override_reasons],
         "links": [{"label": texts.link["label"], "url": texts.link["url"], "type": "absolute"}],
-        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {})}},
+        "extension": {CARD_EXTENSION_KEY: {"kind": kind, **({"rules": list(rules)} if rules else {}),
+                                           **({"candidateRules": list(candidates)} if candidates else {})}},
     }
     return card
 
@@ -232,8 +237,9 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     }
     name = "assessment" if site != "unknown" and months is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
-    # An HSCT indication (recommended, or to be considered) or high risk calls for a decision: warning.
-    indicator = "warning" if a.hsct.value in ("recommended", "consider") or a.cog.value == "high" else "info"
+    # A transplant recommendation or COG high risk calls for a decision: warning. `consider` is info (it
+    # must not look like `recommended`), unless the risk group is high.
+    indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
 
     lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), ""]
     band = next(iter(possible.band)) if len(possible.band) == 1 else None
@@ -255,7 +261,7 @@ def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) ->
     lines += _evidence(texts, shown)
     if a.hsct_after_relapse:
         lines.insert(2, texts.phrase("hsct_already_done", sources=md(", ".join(a.hsct_after_relapse))) + "\n")
-    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
+    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
         # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
         # never marked as recommended, so the two cannot be mistaken for one another.
@@ -281,16 +287,20 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     blocked = [(phrase, group, d) for phrase, group, d in (("decision_cog", "cogRisk", a.cog), ("decision_hsct", "hsct", a.hsct)) if d.value == UNDETERMINED]
     lines = [texts.phrase("withheld"), ""]
     for phrase, group, decision in blocked:
-        options = ", ".join(texts.label(group, v) for v in decision.open_values)
+        options = ", ".join(
+            texts.hsct_label(decision.rules_for(v), v) if group == "hsct" else texts.label(group, v) for v in decision.open_values
+        )
         depends = "; ".join(texts.label("missing", m) for m in decision.missing)
         lines.append("- " + texts.phrase("could_be", decision=texts.phrase(phrase), options=md(options), missing=md(depends)))
     lines += ["", texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels]]
     lines += _records_section(texts, a)
     lines += ["", texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
-    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.rules + a.hsct.rules)
-    # Suggest ordering MRD only when the results were read and none follows the relapse: when they could
-    # not be had, the MRD may well be on file.
-    if patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}:
+    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
+    # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
+    # result is on file: when they could not be had, or one is on file with an imprecise date or an
+    # unreadable specimen, the record needs completing, not a new test.
+    if (patient_id and "endReinductionMrd" in a.missing and not a.unavailable & {"observations", "specimens"}
+            and not a.inputs.mrd_on_file):
         card["suggestions"] = [_suggestion(texts, "mrd-order", patient_id, True)]
         card["selectionBehavior"] = "at-most-one"
     return card

@@ -29,11 +29,11 @@ def _healthy(base: str) -> bool:
 
 
 @contextmanager
-def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), cwd=ROOT,
+            command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), cwd=cwd,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -55,3 +55,121 @@ def test_container_runs_as_non_root_under_gunicorn_with_the_shipped_config():
     cmd = [args for op, args in instructions if op == "CMD"][-1]
     assert "gunicorn" in cmd and "/etc/relapse-cds/gunicorn.conf.py" in cmd and "service:create_app()" in cmd
     assert any(op == "COPY" and args.endswith("/etc/relapse-cds/gunicorn.conf.py") for op, args in instructions)
+
+
+# -- the image's layers and pins (issue: a code change must not reinstall the dependencies) -----------
+
+LOCK = ROOT / "docker" / "requirements.lock"
+BUILD_LOCK = ROOT / "docker" / "build-requirements.lock"
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for op, args in _instructions():
+        if op == "FROM":
+            stages.append([])
+        elif stages:
+            stages[-1].append((op, args))
+    return stages
+
+
+def _copies_code(op: str, args: str) -> bool:
+    """A COPY that brings the application (its sources, knowledge files or the built wheel)."""
+    return op == "COPY" and any(part.split("/")[0] in ("service", "cards", "mappings", ".") or part.endswith(".whl")
+                                for part in args.split()[:-1] if not part.startswith("--"))
+
+
+def _pip_installs(stage: list[tuple[str, str]]) -> list[str]:
+    return [command.strip() for op, args in stage if op == "RUN" for command in re.split(r"&&|;", args) if "pip install" in command]
+
+
+@pytest.mark.parametrize("stage", [0, 1], ids=["build", "runtime"])
+def test_each_stage_installs_its_pinned_dependencies_before_any_code_is_copied(stage):
+    instructions = _stages()[stage]
+    first_code = next(i for i, (op, args) in enumerate(instructions) if _copies_code(op, args))
+    installs = [i for i, (op, args) in enumerate(instructions) if op == "RUN" and re.search(r"pip install .*-r \S+\.lock", args)]
+    assert installs and installs[0] < first_code, "the dependencies must be installed from the lock file before the code is copied"
+    for op, args in instructions[:installs[0]]:
+        if op == "COPY":  # the dependency layer depends on the lock file alone
+            assert all(part.endswith(".lock") for part in args.split()[:-1]), args
+
+
+def test_every_pip_install_is_pinned_or_offline():
+    installs = [command for stage in _stages() for command in _pip_installs(stage)]
+    assert installs
+    for command in installs:
+        from_lock = re.search(r"-r \S+\.lock\b", command)
+        offline_wheel = "--no-index" in command and command.rstrip().endswith(".whl")
+        assert from_lock or offline_wheel, f"unpinned install in the Dockerfile: {command}"
+    build = [args for op, args in _stages()[0] if op == "RUN" and "python -m build" in args]
+    assert build and "--no-isolation" in build[0], "an isolated build would fetch unpinned build tools"
+
+
+def _pins(path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version), f"{path.name}: not pinned exactly: {line}"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def _runtime_closure() -> dict[str, list]:
+    """Every distribution the installed relapse-cds needs at run time (markers evaluated, no extras)."""
+    from importlib.metadata import distribution
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    def requires(name: str) -> list[Requirement]:
+        reqs = [Requirement(r) for r in distribution(name).requires or []]
+        return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+    closure: dict[str, list] = {}
+    todo = [("relapse-cds", r) for r in requires("relapse-cds")]
+    while todo:
+        _, req = todo.pop()
+        key = canonicalize_name(req.name)
+        closure.setdefault(key, []).append(req)
+        if len(closure[key]) == 1:
+            todo += [(key, r) for r in requires(req.name)]
+    return closure
+
+
+def test_the_lock_pins_every_runtime_dependency_and_only_those():
+    pins, closure = _pins(LOCK), _runtime_closure()
+    assert set(pins) == set(closure), ("regenerate docker/requirements.lock (command in its header): "
+                                       f"missing {sorted(set(closure) - set(pins))}, extra {sorted(set(pins) - set(closure))}")
+    for name, reqs in closure.items():
+        for req in reqs:  # every locked version satisfies what pyproject.toml and the libraries ask
+            assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} does not satisfy {req}"
+
+
+def test_the_build_tools_are_pinned_and_satisfy_the_build_system():
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _pins(BUILD_LOCK)
+    text = (ROOT / "pyproject.toml").read_text()
+    requires = re.search(r"^requires = \[(.*?)\]", text, re.M | re.S).group(1)
+    for raw in re.findall(r'"([^"]+)"', requires) + ["build"]:
+        req = Requirement(raw)
+        assert req.specifier.contains(pins[canonicalize_name(req.name)]), f"{BUILD_LOCK.name} does not satisfy {req}"
+
+
+def test_the_container_runs_one_worker_per_usable_cpu_plus_one(monkeypatch):
+    """os.sched_getaffinity: the CPUs this container may use (a cpuset), not the host's count."""
+    import os
+    import runpy
+
+    monkeypatch.delenv("RELAPSE_CDS_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    conf = ROOT / "docker" / "gunicorn.conf.py"
+    assert runpy.run_path(str(conf))["workers"] == 3
+    monkeypatch.setenv("RELAPSE_CDS_WORKERS", "5")
+    assert runpy.run_path(str(conf))["workers"] == 5

@@ -24,10 +24,21 @@ READ_INSIDE = {"site-bone-marrow", "site-cns", "site-testis", "status-relapse", 
 RESOURCE = {"conditions": "Condition", "observations": "Observation", "procedures": "Procedure", "specimens": "Specimen"}
 
 
+#: Read in the order-sign context (draftOrders), never searched for.
+DRAFT_ORDERS = {"hsct-order"}
+
+
 def service(client) -> dict:
     services = client.get("/cds-services").get_json()["services"]
-    assert len(services) == 1
+    assert [s["hook"] for s in services] == ["patient-view", "order-sign"]
     return services[0]
+
+
+def test_the_order_sign_service_has_the_same_prefetch(client):
+    patient_view, order_sign = client.get("/cds-services").get_json()["services"]
+    assert "hsct" in order_sign["id"] and order_sign["id"] != patient_view["id"]
+    assert order_sign["prefetch"] == patient_view["prefetch"]
+    assert order_sign["title"].strip() and order_sign["description"].strip()
 
 
 def test_the_service_declares_itself(client):
@@ -38,7 +49,7 @@ def test_the_service_declares_itself(client):
 
 def test_every_concept_is_searched_for_or_read_inside_a_fetched_resource():
     searched = set().union(*SEARCHED.values())
-    assert searched | READ_INSIDE == CONCEPTS and not searched & READ_INSIDE
+    assert searched | READ_INSIDE | DRAFT_ORDERS == CONCEPTS and not searched & READ_INSIDE
 
 
 def test_each_query_is_for_this_patient_and_names_exactly_the_codes_of_its_concepts(client, knowledge):

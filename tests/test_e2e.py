@@ -37,7 +37,8 @@ def call(method: str, url: str, path: str, **kw) -> requests.Response:
 def test_discovery(server):
     base, _ = server
     services = call("GET", base, "/cds-services").json()["services"]
-    assert [s["hook"] for s in services] == ["patient-view"] and "relapse" in services[0]["id"]
+    assert [s["hook"] for s in services] == ["patient-view", "order-sign"] and "relapse" in services[0]["id"]
+    assert "hsct" in services[1]["id"]
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)

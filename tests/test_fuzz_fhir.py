@@ -341,7 +341,9 @@ def test_five_thousand_observations_answer_in_time(client):
     body = hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-05-01"), *results, *labs))
     assessment = assessment_of(post(client, body, seconds=10))
     assert assessment["relapseNumber"] == 1
-    assert any(f["name"] == "endReinductionMrd" for f in assessment["facts"])
+    # Results on the first day 28+ days after the relapse disagree (0.0% and 0.18%): no MRD is taken as
+    # end-of-reinduction; an early marrow relapse needs none for its answer.
+    assert not any(f["name"] == "endReinductionMrd" for f in assessment["facts"]) and assessment["hsct"] == "recommended"
     assert date.fromisoformat(assessment["asOf"])
 
 

@@ -134,10 +134,11 @@ def test_no_mrd_order_is_suggested_when_the_results_could_not_be_read(client):
     assert any(s["label"].startswith("Order end-of-reinduction") for c in read_none for s in c.get("suggestions", []))
 
 
-def test_consider_is_a_warning(client):
+def test_consider_is_info_so_it_does_not_look_like_recommended(client):
+    # A late marrow relapse is COG intermediate risk: `consider` alone does not raise a warning.
     response = client.post(SERVICE_URL, json=hook_request(late_marrow_record()))
     assert assessment_of(response)["hsct"] == "consider"
-    assert response.get_json()["cards"][0]["indicator"] == "warning"
+    assert response.get_json()["cards"][0]["indicator"] == "info"
 
 
 def test_one_id_sent_twice_with_different_content_is_a_contradiction(client):

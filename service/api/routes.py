@@ -9,17 +9,21 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from ..logs import log_call
 from ..pipeline import TooManyToRead, evaluate
-from ..render import render
+from ..render import Rendered, render
+from ..treatment.orders import hsct_orders, order_cards
 from .body import read_json
 from .errors import ApiError
 from .limits import check_prefetch_size
+from .order_schemas import OrderSignContextSchema
 from .schemas import HookRequestSchema, PatientViewContextSchema
 
 log = logging.getLogger("relapse_cds")
 bp = Blueprint("cds", __name__)
 _REQUEST_SCHEMA = HookRequestSchema()
-_CONTEXT_SCHEMA = PatientViewContextSchema()
+#: The context schema of each hook a service answers.
+_CONTEXT_SCHEMAS = {"patient-view": PatientViewContextSchema(), "order-sign": OrderSignContextSchema()}
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -44,15 +48,15 @@ def _body() -> object:
 
 @bp.get("/cds-services")
 def discovery():
-    service = current_app.extensions["relapse_cds.service"]
-    return jsonify({"services": [service.discovery()]})
+    services = current_app.extensions["relapse_cds.services"]
+    return jsonify({"services": [s.discovery() for s in services.values()]})
 
 
 @bp.post("/cds-services/<service_id>")
 def invoke(service_id: str):
     started = time.perf_counter()
-    service = current_app.extensions["relapse_cds.service"]
-    if service_id != service.id:
+    service = current_app.extensions["relapse_cds.services"].get(service_id)
+    if service is None:
         raise ApiError(404, "not-found", f"no CDS service with id {service_id[:64]!r}; see GET /cds-services")
     body = _body()
     if not isinstance(body, dict):
@@ -64,13 +68,18 @@ def invoke(service_id: str):
     if hook_request["hook"] != service.hook:
         raise ApiError(400, "not-supported", f"service {service.id!r} answers the {service.hook!r} hook, not {hook_request['hook'][:64]!r}")
     try:
-        context = _CONTEXT_SCHEMA.load(hook_request["context"])
+        context = _CONTEXT_SCHEMAS[service.hook].load(hook_request["context"])
     except ValidationError as exc:
-        raise ApiError(400, "invalid", "invalid patient-view context", [f"context.{m}" for m in _messages(exc)]) from None
+        raise ApiError(400, "invalid", f"invalid {service.hook} context", [f"context.{m}" for m in _messages(exc)]) from None
 
     settings = current_app.extensions["relapse_cds.settings"]
     check_prefetch_size(hook_request.get("prefetch"), settings.max_resources_per_key, settings.max_resources)
     knowledge = current_app.extensions["relapse_cds.knowledge"]
+    orders = hsct_orders(context["draftOrders"], knowledge, context["patientId"]) if service.hook == "order-sign" else None
+    if orders == []:  # order-sign without an HSCT order: nothing to check, no card
+        log_call(log, hookInstance=hook_request["hookInstance"], service=service.id, cards=0, hsctOrders=0,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return jsonify({"cards": []})
     today = date.today()
     try:
         evaluation = evaluate(
@@ -80,11 +89,12 @@ def invoke(service_id: str):
     except TooManyToRead as exc:
         raise ApiError(413, "too-costly", str(exc)) from None
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
+    if orders is not None:  # order-sign: one card answering the HSCT order(s), the assessment beside it
+        rendered = Rendered(order_cards(evaluation.assessment, knowledge, orders), rendered.extension)
     a = evaluation.assessment
-    log.info(
-        "hookInstance=%s service=%s cards=%d cogRisk=%s hsct=%s missing=%d ms=%.1f",
-        hook_request["hookInstance"], service.id, len(rendered.cards), a.cog.value, a.hsct.value,
-        len(a.missing), (time.perf_counter() - started) * 1000,
+    log_call(  # no patient id, no token: the hookInstance ties a line to the EHR's call
+        log, hookInstance=hook_request["hookInstance"], service=service.id, cards=len(rendered.cards),
+        cogRisk=a.cog.value, hsct=a.hsct.value, missing=len(a.missing), ms=round((time.perf_counter() - started) * 1000, 1),
     )
     return jsonify({"cards": rendered.cards, "extension": rendered.extension})
 

@@ -13,6 +13,7 @@ from .cards import CardTexts, load_cards
 from .errors import KnowledgeError
 from .locate import knowledge_dir
 from .mappings import CodeMap, load_mappings
+from .treatment import TreatmentTexts, load_treatment
 
 __all__ = ["Knowledge", "KnowledgeError", "load_knowledge"]
 
@@ -25,6 +26,8 @@ class Knowledge:
     codemap: CodeMap
     cards: CardTexts
     version: str  # sha256 over the knowledge files: says which reviewed texts and codes produced a card
+    #: Treatment options, transplant work-up and HSCT order check (cards/options.yaml, cards/transplant.yaml).
+    treatment: TreatmentTexts | None = None
 
 
 def _version(paths: Iterable[Path]) -> str:
@@ -40,4 +43,5 @@ def load_knowledge(extra_mapping_files: Iterable[Path] = ()) -> Knowledge:
     codemap = load_mappings(extra)
     cards = load_cards(all_rule_ids(), FLAG_NAMES, MISSING_NAMES)
     files = [*Path(knowledge_dir("cards")).glob("*.yaml"), *(Path(f) for f in codemap.files)]
-    return Knowledge(codemap, cards, _version(files))
+    treatment = load_treatment(cards.references)
+    return Knowledge(codemap, cards, _version(files), treatment)

@@ -213,6 +213,7 @@ MESSAGES: dict[str, frozenset[str]] = {
     "note_partial_dates": frozenset(),
     "note_recorded_date": frozenset({"ref", "date"}),
     "note_one_relapse_or_two": frozenset({"first_date", "last_date", "count", "sources"}),
+    "note_failed_after_remission": frozenset({"source", "date", "remission"}),
     "flag_ikzf1_type_not_stated": frozenset(),
     "flag_age": frozenset({"years"}),
     "flag_age_range": frozenset({"youngest", "oldest"}),

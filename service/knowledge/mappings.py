@@ -28,6 +28,7 @@ CONCEPTS: frozenset[str] = frozenset(
         "hsct", "mrd", "peripheral-blasts", "genetic-variant-assessment", "variant-present",
         "gene-studied", "gene-tp53", "gene-ikzf1", "gene-etv6", "gene-runx1", "specimen-bone-marrow",
         "dna-change-type", "change-deletion",
+        "hsct-order",  # draft orders checked by the order-sign service (mappings/orders.yaml)
     }
 )
 #: Concepts that may legitimately list no code (a site may have no bone-marrow specimen type).
@@ -54,7 +55,9 @@ class _CodeSchema(Schema):
 
 
 class _ConceptSchema(Schema):
-    description = fields.String(required=True)
+    # A concept's meaning is described once, where it is defined (the shipped files); a site's file
+    # that only adds codes to it need not repeat it: each code carries its own display and source.
+    description = fields.String(validate=validate.Length(min=1))
     codes = fields.List(fields.Nested(_CodeSchema), required=True)
 
 
@@ -207,6 +210,9 @@ def load_mappings(extra_files: Iterable[Path] = ()) -> CodeMap:
 
     for concept in sorted(CONCEPTS - concepts_seen):
         problems.append(f"concept {concept!r} is not defined in any mappings file")
+    described = {c for _, doc in documents for c, body in doc.get("concepts", {}).items() if body.get("description")}
+    for concept in sorted(concepts_seen - described):
+        problems.append(f"concept {concept!r} has no description in any mappings file")
     for concept in sorted(CONCEPTS - MAY_BE_EMPTY):
         if concept in concepts_seen and not codemap.entries.get(concept):
             problems.append(f"concept {concept!r} lists no code")

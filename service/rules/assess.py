@@ -82,14 +82,15 @@ def assess(features: Features) -> Assessment:
     else:
         cog = decide(cog_risk, inputs.possible)
         hsct = decide(hsct_indication, inputs.possible)
+    flags = prognostic_flags(features, inputs)
     return Assessment(
         relapse_number=relapse_number,
         cog=cog,
         hsct=hsct,
-        flags=prognostic_flags(features, inputs),
+        flags=flags,
         facts=tuple(_facts(features, inputs)),
         contradictions=inputs.contradictions,
-        notes=inputs.notes,
+        notes=inputs.notes + flags.notes,
         problems=features.problems,
         inputs=inputs,
         has_all_diagnosis=bool(features.all_diagnoses),

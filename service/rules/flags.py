@@ -59,6 +59,8 @@ class Flag:
 class FlagResult:
     raised: tuple[Flag, ...]
     not_assessed: tuple[tuple[str, tuple[str, ...]], ...]  # (flag, missing facts)
+    #: How records were read for the flags where it needs saying (e.g. a C91.00 record after a remission).
+    notes: tuple[Message, ...] = ()
 
 
 def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
@@ -81,10 +83,12 @@ def prognostic_flags(features: Features, inputs: RuleInputs) -> FlagResult:
         raised.append(Flag("down-syndrome", features.down_syndrome_sources))
     _age_flags(features, raised, not_assessed)
 
+    notes: list[Message] = []
     if features.relapses or features.unplaced_relapse_sources:
         per_reading = [_relapse_flags(reading) for reading in inputs.readings]
         _agree(per_reading, raised, not_assessed)
-    return FlagResult(tuple(raised), tuple(not_assessed))
+        notes = list(dict.fromkeys(n for result in per_reading for n in result.notes))
+    return FlagResult(tuple(raised), tuple(not_assessed), tuple(notes))
 
 
 def _agree(per_reading: list[FlagResult], raised: list[Flag], not_assessed: list) -> None:
@@ -115,17 +119,18 @@ def _relapse_flags(reading: ReadingInputs) -> FlagResult:
     features, possible = reading.features, reading.possible
     raised: list[Flag] = []
     not_assessed: list[tuple[str, tuple[str, ...]]] = []
+    notes: list[Message] = []
     mrd = reading.end_reinduction_mrd
     if mrd is not None and mrd_is_high(mrd):
         # The BFM and St. Jude figures were measured in marrow relapses: shown only for one.
         raised.append(Flag("high-mrd", (mrd.source,), mrd.original, "marrow" if possible.site <= MARROW_SITES else None))
     _blasts_flag(features, possible, raised, not_assessed)
-    _no_cr2_flag(features, raised, not_assessed)
+    _no_cr2_flag(features, raised, not_assessed, notes)
     _em_marrow_mrd_flag(reading, raised, not_assessed)
     _em_age_flag(features, possible, raised, not_assessed)
     if possible.after_hsct == frozenset({True}):
         raised.append(Flag("relapse-after-hsct", tuple(p.source for p in features.hsct_procedures)))
-    return FlagResult(tuple(raised), tuple(not_assessed))
+    return FlagResult(tuple(raised), tuple(not_assessed), tuple(notes))
 
 
 def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> None:
@@ -191,16 +196,25 @@ def _blasts_flag(features: Features, possible, raised: list[Flag], not_assessed:
         raised.append(Flag("high-peripheral-blasts", (closest.source,), closest.original))
 
 
-def _no_cr2_flag(features: Features, raised: list[Flag], not_assessed: list) -> None:
+def _no_cr2_flag(features: Features, raised: list[Flag], not_assessed: list, notes: list[Message]) -> None:
     """Failed reinduction: positive evidence only (a C91.00-type Condition, not the one dating the
     diagnosis, dated 28 days or more after the assessed relapse), never the mere absence of a remission.
-    A partial date that may fall either side of day 28 leaves the flag not assessed."""
+    A partial date that may fall either side of day 28 leaves the flag not assessed.
+
+    Reading (the contract is silent): a C91.00 record dated after a remission recorded after the relapse
+    is not a failed reinduction (the remission was reached); it is not read as one, and a note says so."""
     episode, diagnosis = features.assessed_relapse, features.diagnosis
     if episode is None:
         return
+    remissions = [r for r in features.remissions if r.date is not None and r.date.earliest > episode.date.latest]
     certain, maybe = [], []
     for c in features.failed_remission_candidates:
         if c.date is None or (diagnosis is not None and c.source == diagnosis.source):
+            continue
+        reached = next((r for r in remissions if r.date.latest < c.date.earliest), None)
+        if reached is not None:
+            if days_after(c.date, episode.date)[1] >= NO_CR2_FROM_DAYS:
+                notes.append(Message.of("note_failed_after_remission", source=c.source, date=c.date, remission=reached.source))
             continue
         fewest, most = days_after(c.date, episode.date)
         if fewest >= NO_CR2_FROM_DAYS:
@@ -234,11 +248,18 @@ def _em_marrow_mrd_flag(reading: ReadingInputs, raised: list[Flag], not_assessed
 
 
 def _em_age_flag(features: Features, possible, raised: list[Flag], not_assessed: list) -> None:
-    """Isolated extramedullary relapse in a child older than 6 at diagnosis (from the 7th birthday) [106]."""
-    if not possible.site & EXTRAMEDULLARY:
+    """Isolated extramedullary relapse in a child older than 6 at diagnosis (from the 7th birthday) [106].
+    [106] studied FIRST isolated extramedullary relapse of B-precursor ALL: the flag is raised only for
+    that subgroup (a flag's card shows figures of the subgroup they were measured in); where lineage or
+    relapse order is unknown, it is listed as not assessed."""
+    if not possible.site & EXTRAMEDULLARY or "b-precursor" not in possible.lineage or "first" not in possible.order:
         return
     diagnosis = features.diagnosis
     certain_site = possible.site <= EXTRAMEDULLARY
+    subgroup_open = tuple(
+        m for field_name, value in (("lineage", "b-precursor"), ("order", "first"))
+        if getattr(possible, field_name) != frozenset({value}) for m in possible.missing_for(field_name)
+    )
     if features.birth_date is None or diagnosis is None:
         if certain_site:
             lacking = tuple(n for n, v in (("birthDate", features.birth_date), ("diagnosisDate", diagnosis)) if v is None)
@@ -249,10 +270,10 @@ def _em_age_flag(features: Features, possible, raised: list[Flag], not_assessed:
     oldest = whole_years_between(birth.earliest, dx.latest)
     if oldest < EM_AGE_FROM:
         return
-    if youngest >= EM_AGE_FROM and certain_site:
+    if youngest >= EM_AGE_FROM and certain_site and not subgroup_open:
         shown = Message.of("flag_age", years=youngest) if youngest == oldest else Message.of("flag_age_range", youngest=youngest, oldest=oldest)
         raised.append(Flag("em-relapse-age-over-6", tuple(s for s in (features.patient_source, diagnosis.source) if s), shown))
         return
-    missing = () if certain_site else possible.missing_for("site")
+    missing = (() if certain_site else possible.missing_for("site")) + subgroup_open
     missing += tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial and youngest < EM_AGE_FROM)
     not_assessed.append(("em-relapse-age-over-6", missing))

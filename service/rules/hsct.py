@@ -24,9 +24,12 @@ def hsct_indication(case: Case) -> Outcome:
     if case.after_hsct:
         # "For patients relapsing after an allogeneic HSCT for ALL, a second ablative allogeneic HSCT
         # may be feasible ... approximately 10% to 30% may achieve long-term EFS." [92-94; 57,95: 3iiA]
-        # For isolated CNS / testicular relapse after HSCT: "Whether a second allogeneic transplant is
-        # necessary ... is unknown" [101]. Both read as `consider`. The Procedure code (234336002) does
-        # not say allogeneic; the card says so.
+        # The Procedure code (234336002) does not say allogeneic; the card says so.
+        if case.site in ("cns", "testis", "cns-testis"):
+            # Isolated CNS / testicular relapse after HSCT: "Whether a second allogeneic transplant is
+            # necessary to treat isolated CNS and testicular relapse is unknown" [101]: its own rule, worded
+            # as unknown; `consider` (the contract's value for a benefit the summary calls unclear).
+            return Outcome("consider", "hsct.extramedullary-relapse-after-hsct")
         return Outcome("consider", "hsct.relapse-after-hsct")
     if case.order == "later":
         if case.site in ("marrow", "combined"):
@@ -40,6 +43,16 @@ def hsct_indication(case: Case) -> Outcome:
         if case.lineage == "t-cell":
             # "these patients are usually treated with allogeneic HSCT in CR2, regardless of time to relapse" [5]
             return Outcome("recommended", "hsct.t-cell-marrow")
+        if case.site == "combined" and case.band in ("<18", "18-36"):
+            # Reading (conservative; the summary is ambiguous here): its transplant statement is for "an
+            # early marrow relapse" [7,25,39-47], and it keeps combined relapses apart ("patients with
+            # combined marrow/extramedullary relapse have a better prognosis than those with a marrow
+            # relapse" [5,13]); the BFM group counts "an early or late combined marrow/extramedullary
+            # relapse" as intermediate risk, treated "with chemotherapy alone in CR2", end-reinduction MRD
+            # predicting outcome [24]; COG Table 4 calls it high risk. Where the summary's groupings lead
+            # to different transplant thinking, its benefit is unclear: `consider` (a transplant-team
+            # discussion, not a referral), and the card says that COG and BFM differ.
+            return Outcome("consider", "hsct.early-b-combined")
         if case.band in ("<18", "18-36"):
             # "For B-precursor patients with an early marrow relapse, allogeneic transplant ... performed in
             # second remission has been reported in most studies to result in higher leukemia-free survival"

@@ -51,6 +51,9 @@ class ReadingInputs:
     workup_mrd: tuple[Measurement, ...]
     #: How this reading was read where it needs saying (a partial date that spans month bands).
     notes: tuple[Message, ...] = ()
+    #: A marrow MRD result that may be the end-of-reinduction one is on file (even if its date or site
+    #: leaves it undecided): ordering MRD is then not what is needed.
+    mrd_on_file: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,10 @@ class RuleInputs:
     contradictions: tuple[Message, ...]
     notes: tuple[Message, ...]
     readings: tuple[ReadingInputs, ...]
+
+    @property
+    def mrd_on_file(self) -> bool:
+        return any(r.mrd_on_file for r in self.readings)
 
     @property
     def end_reinduction_mrd(self) -> Measurement | None:
@@ -105,7 +112,8 @@ def derive(features: Features) -> RuleInputs:
     notes: list[Message] = []
     for reading in readings:
         notes.extend(n for n in reading.notes if n not in notes)
-    partial = [d for d in (*features.all_diagnoses, *features.relapses, *features.hsct_procedures) if d.date is not None and d.date.partial]
+    dated = (*features.all_diagnoses, *features.relapses, *features.hsct_procedures, *features.mrd_results)
+    partial = [d for d in dated if d.date is not None and d.date.partial]
     if partial or (features.birth_date and features.birth_date.partial):
         notes.append(Message.of("note_partial_dates"))
     notes.extend(reading_notes(features))
@@ -175,13 +183,13 @@ def _derive_reading(features: Features) -> ReadingInputs:
                 ))
 
     after_hsct = _after_hsct(features, because)
-    mrd, mrd_high = _end_reinduction_mrd(features, because)
+    mrd, mrd_high, on_file = _end_reinduction_mrd(features, because)
     workup = _workup_mrd(features)
     possible = Possible(
         lineage=lineages, site=sites, band=bands, order=orders, after_hsct=after_hsct, mrd_high=mrd_high,
         because=tuple(because.items()),
     )
-    return ReadingInputs(features, possible, mrd, workup, tuple(notes))
+    return ReadingInputs(features, possible, mrd, workup, tuple(notes), on_file)
 
 
 def _check_order_of_events(features: Features, contradictions: list[Message]) -> None:
@@ -243,33 +251,40 @@ def _after_hsct(features: Features, because: dict[str, tuple[str, ...]]) -> froz
     return frozenset({False})
 
 
-def _end_reinduction_mrd(features: Features, because: dict[str, tuple[str, ...]]) -> tuple[Measurement | None, frozenset[bool]]:
+def _end_reinduction_mrd(
+    features: Features, because: dict[str, tuple[str, ...]]
+) -> tuple[Measurement | None, frozenset[bool], bool]:
     """The end-of-reinduction MRD (contract: the first bone-marrow result dated 28 days or more after
-    the assessed relapse), and whether it is high. A result that may be the relapse work-up (a partial
-    date reaching into the first 27 days) or whose site is unknown leaves it unknown: never guessed."""
+    the assessed relapse), whether it is high, and whether any result that may be it is on file.
+
+    Never guessed: every result that may be the first one (a partial date can put it before another)
+    must be certainly 28 days or more after the relapse, certainly from marrow, and on the same side of
+    10^-3; otherwise the MRD is unknown."""
     episode = features.assessed_relapse
     if episode is None or features.unplaced_relapse_sources:
         # Which result is "end of reinduction" depends on the relapse date: that is what is missing.
         because["mrd_high"] = _unplaced_relapse_facts(features)
-        return None, frozenset(BOOLS)
+        return None, frozenset(BOOLS), False
     because["mrd_high"] = ("endReinductionMrd",)
     if "observations" in features.unavailable:
-        return None, frozenset(BOOLS)  # results not had (or a failed search): the first one may be missing
+        return None, frozenset(BOOLS), False  # results not had (or a failed search): the first one may be missing
     # Results whose site is unknown (their specimen could not be read) may be the first marrow result.
-    candidates = sorted(
-        (m for m in features.mrd_results if m.from_marrow is not False and days_after(m.date, episode.date)[1] >= REINDUCTION_DAYS),
-        key=lambda m: (m.date.earliest, m.source),
-    )
+    candidates = [
+        m for m in features.mrd_results
+        if m.from_marrow is not False and days_after(m.date, episode.date)[1] >= REINDUCTION_DAYS
+    ]
     if not candidates:
-        return None, frozenset(BOOLS)
-    first = candidates[0]
-    if first.from_marrow is None or days_after(first.date, episode.date)[0] < REINDUCTION_DAYS:
-        return None, frozenset(BOOLS)
-    high = mrd_is_high(first)
-    if high is None:
-        return first, frozenset(BOOLS)
+        return None, frozenset(BOOLS), False
+    bound = min(m.date.latest for m in candidates)
+    may_be_first = sorted((m for m in candidates if m.date.earliest <= bound), key=lambda m: (m.date.earliest, m.source))
+    first = may_be_first[0]
+    if any(m.from_marrow is None or days_after(m.date, episode.date)[0] < REINDUCTION_DAYS for m in may_be_first):
+        return None, frozenset(BOOLS), True
+    sides = {mrd_is_high(m) for m in may_be_first}
+    if None in sides or len(sides) > 1:
+        return (first if len(may_be_first) == 1 else None), frozenset(BOOLS), True
     del because["mrd_high"]
-    return first, frozenset({high})
+    return first, frozenset(sides), True
 
 
 def _workup_mrd(features: Features) -> tuple[Measurement, ...]:

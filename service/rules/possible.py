@@ -106,7 +106,24 @@ class Decision:
     value: str  # the agreed value, or "undetermined"
     rules: tuple[str, ...]  # rule ids that fired (several when Cases agree through different branches)
     missing: tuple[str, ...]  # facts whose absence prevented an answer (empty when decided)
-    open_values: tuple[str, ...] = ()  # when undetermined: the answers still possible
+    open_values: tuple[str, ...] = ()  # when the cases disagree: the answers still possible (never "undetermined")
+    #: When undetermined: the rules behind each answer still possible, so a card can word each one
+    #: as its rule does.
+    open_rules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def rules_for(self, value: str) -> tuple[str, ...]:
+        return next((rules for v, rules in self.open_rules if v == value), self.rules)
+
+    @property
+    def fired(self) -> tuple[str, ...]:
+        """The rules that gave the answer: all of `rules` when every possible case agrees (also on
+        "undetermined"); none when the cases disagree, for then no rule gave the answer."""
+        return () if self.open_values else self.rules
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """When the cases disagree: the rules that would answer, one or more per possible answer."""
+        return self.rules if self.open_values else ()
 
 
 UNDETERMINED = "undetermined"
@@ -127,7 +144,14 @@ def decide(rule: Callable[[Case], Outcome], possible: Possible | Readings) -> De
                 missing.extend(m for m in option.missing_for(f.name) if m not in missing)
     if isinstance(possible, Readings) and len({frozenset(o.value for o in outcomes.values()) for outcomes in per_reading}) > 1:
         missing.extend(m for m in possible.because if m not in missing)
-    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values)))
+    by_value: dict[str, set[str]] = {}
+    for outcomes in per_reading:
+        for o in outcomes.values():
+            by_value.setdefault(o.value, set()).add(o.rule)
+    open_rules = tuple((v, tuple(sorted(by_value[v]))) for v in sorted(values))
+    # The answers a recorded fact could still lead to; "undetermined" is not one of them (a case no
+    # rule decides is why the answer is withheld, not a possible answer).
+    return Decision(UNDETERMINED, rules, tuple(missing), tuple(sorted(values - {UNDETERMINED})), open_rules)
 
 
 def _matters(field_name: str, outcomes: dict[Case, Outcome]) -> bool:
