@@ -6,7 +6,7 @@ import gc
 
 from flask import Flask
 
-from .config import Settings
+from .config import Settings, demo_page_enabled
 from .definition import hsct_order_service, relapse_service
 from .fhir.cache import ModelCache
 from .fhir.select import Selector
@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.routes import bp
 
     app.register_blueprint(bp)
+    if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
+        from .web import bp as web_bp
+
+        app.register_blueprint(web_bp)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)
     # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing

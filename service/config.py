@@ -130,6 +130,8 @@ class Settings:
     gunicorn_log_level: str = "info"
     #: RELAPSE_CDS_FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-* headers the container trusts.
     forwarded_allow_ips: str = "127.0.0.1"
+    #: RELAPSE_CDS_DEMO_PAGE: the testing page at / (service/web/): `auto` (on in open mode), `on`, `off`.
+    demo_page: str = "auto"
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -155,6 +157,7 @@ class Settings:
             access_log=_bool("RELAPSE_CDS_ACCESS_LOG", cls.access_log),
             gunicorn_log_level=_choice("RELAPSE_CDS_GUNICORN_LOG_LEVEL", cls.gunicorn_log_level, ("debug", "info", "warning", "error", "critical")),
             forwarded_allow_ips=_text("RELAPSE_CDS_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
+            demo_page=_choice("RELAPSE_CDS_DEMO_PAGE", cls.demo_page, ("auto", "on", "off")),
         )
 
     @staticmethod
@@ -170,3 +173,11 @@ class Settings:
             return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
         return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
+
+
+def demo_page_enabled(settings: Settings) -> bool:
+    """The testing page at `/` (service/web/): on in open mode, off once trusted clients are configured
+    (RELAPSE_CDS_CLIENTS), unless RELAPSE_CDS_DEMO_PAGE=on; RELAPSE_CDS_DEMO_PAGE=off turns it off."""
+    if settings.demo_page != "auto":
+        return settings.demo_page == "on"
+    return not os.environ.get("RELAPSE_CDS_CLIENTS", "").strip()

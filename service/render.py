@@ -1,7 +1,10 @@
 """Assessment -> CDS Hooks cards and the `org.relapse-cds.assessment` extension.
 
-All wording comes from `cards/`; this module only arranges it. Card kinds: `assessment` (risk group
-and HSCT indication), `missing` (what blocks a recommendation), `contradiction`, `flags`.
+All wording comes from `cards/`; this module only arranges it. A clinician gives a card five seconds,
+so the main card (`assessment`, or `missing` / `contradiction` when that is the answer) leads with
+the decision, the facts that decided it and the figure that matters, and cites at most three
+references; everything behind it (the facts table, the rules as written, notes, every reference) is
+on the `basis` card and in the extension. Other kinds: `flags`.
 Text taken from the EHR (ids, units) is escaped before it enters Markdown.
 """
 
@@ -9,16 +12,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .features.model import Message
+from .formatting import date_text, fact_value, measured, measurements_by_source, mrd_text, value_of
 from .knowledge import Knowledge
 from .knowledge.cards import SUMMARY_LIMIT, CardTexts
-from .features.model import Message
+from .knowledge.layout import MAIN_CARD_REFS
 from .rules.assess import Assessment, Fact
-from .rules.possible import UNDETERMINED, Decision
+from .rules.hsct import hsct_indication
+from .rules.possible import UNDETERMINED, Readings
+from .rules.timeline import Event
 
 EXTENSION_KEY = "org.relapse-cds.assessment"
 CARD_EXTENSION_KEY = "org.relapse-cds.card"
+#: The main card's detail stays under this many characters of Markdown (about a screen in an EHR).
+MAIN_DETAIL_LIMIT = 1200
+#: The main card names at most this many contradictions; the basis card lists them all (bounded below).
+MAIN_LIST_LIMIT = 3
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:@])")  # ':' and '@' too: no URL or e-mail autolink
 #: Line breaks of every kind, other control characters and bidirectional overrides: a line break would
 #: end a table row or start a list; a bidi override can make text read differently than it is.
@@ -55,6 +66,7 @@ def render(assessment: Assessment, knowledge: Knowledge, patient_id: str | None,
             cards.append(_flags_card(assessment, texts))
         from .treatment.cards import treatment_cards  # the PDQ summary's treatment options (issue 12)
         cards += treatment_cards(assessment, knowledge, patient_id)
+        cards.append(_basis_card(assessment, texts))
     return Rendered(cards, {EXTENSION_KEY: _extension(assessment, knowledge, as_of)})
 
 
@@ -64,21 +76,40 @@ def _decided_any(assessment: Assessment) -> bool:
 
 # -- the extension ----------------------------------------------------------------------------------
 
-def _fact_json(fact: Fact) -> dict:
+def _fact_json(fact: Fact, texts: CardTexts, by_source: dict) -> dict:
+    """The machine value for the informatician, and (`label`, `display`) as the cards word it."""
     out = {"name": fact.name, "value": fact.value, "source": list(fact.sources)}
     if fact.date:
         out["date"] = fact.date
+    out["label"], out["display"] = texts.fact_label(fact.name), fact_value(texts, fact, by_source)
+    return out
+
+
+def _event_json(texts: CardTexts, event: Event) -> dict:
+    """A dated record for the timeline: machine values, plus its label as the cards word it."""
+    out: dict = {"kind": event.kind, "date": event.date.text, "source": list(event.sources), "label": texts.layout["events"][event.kind]}
+    if event.sites:
+        out["sites"] = list(event.sites)
+    if event.original is not None:
+        out["value"] = event.original
+        shown = measured(texts, event)
+        if shown:
+            out["display"] = shown
+    if event.role:
+        out["role"] = event.role
+        out["roleLabel"] = texts.layout["mrd_roles"].get(event.role, event.role)
     return out
 
 
 def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
+    by_source = measurements_by_source(a)
     out: dict = {
         "relapseNumber": a.relapse_number,
         "cogRisk": a.cog.value,
         "hsct": a.hsct.value,
         "flags": [f.name for f in a.flags.raised],
         "missing": list(a.missing),
-        "facts": [_fact_json(f) for f in a.facts],
+        "facts": [_fact_json(f, knowledge.cards, by_source) for f in a.facts],
         "rules": {"cogRisk": list(a.cog.fired), "hsct": list(a.hsct.fired)},
         "knowledgeVersion": knowledge.version,
         "asOf": as_of,
@@ -90,6 +121,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "flagsNotAssessed": [{"flag": f, "missing": list(m)} for f, m in a.flags.not_assessed],
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
         "candidateRules": {k: list(d.candidates) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.candidates},
+        "timeline": [_event_json(knowledge.cards, e) for e in a.timeline],
     }
     out.update({k: v for k, v in optional.items() if v})
     return out
@@ -120,72 +152,86 @@ def _fit(texts: CardTexts, name: str, short: str, **values: object) -> str:
     return texts.summaries[short].format(**values)  # start-up checks guarantee the short form fits
 
 
-def _facts_table(texts: CardTexts, facts: tuple[Fact, ...]) -> str:
-    if not facts:
+def _layout(texts: CardTexts, section: str, name: str, **values: object) -> str:
+    return texts.layout[section][name].format(**values)
+
+
+def _basis_pointer(texts: CardTexts) -> str:
+    return _layout(texts, "phrases", "basis_pointer", title=texts.layout["basis"]["title"])
+
+
+def _facts_table(texts: CardTexts, a: Assessment) -> str:
+    if not a.facts:
         return texts.phrase("no_facts")
-    rows = [texts.phrase("facts_table_header"), "|---|---|---|---|"]
-    for f in facts:
-        value = _plain(f.value)
-        rows.append(f"| {md(texts.fact_label(f.name))} | {md(value)} | {md(f.date or '')} | {md(', '.join(f.sources))} |")
+    rows = [_layout(texts, "phrases", "facts_table_header"), "|---|---|---|"]
+    by_source = measurements_by_source(a)
+    for f in a.facts[:FACTS_TABLE_LIMIT]:
+        rows.append(f"| {md(texts.fact_label(f.name))} | {md(fact_value(texts, f, by_source))} | {md(date_text(texts, f.date))} |")
+    if len(a.facts) > FACTS_TABLE_LIMIT:
+        rows += ["", texts.phrase("more_items", count=len(a.facts) - FACTS_TABLE_LIMIT)]
     return "\n".join(rows)
 
 
-def _plain(value: object) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items() if v is not None)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+def _level(texts: CardTexts, ref: dict) -> str:
+    return _layout(texts, "phrases", "level", level=md(ref["level"])) if ref.get("level") else ""
 
 
-def _references(texts: CardTexts, refs: list[dict]) -> list[str]:
+def _cited(texts: CardTexts, rule_ids: tuple[str, ...], flags: tuple = ()) -> list[dict]:
+    """The references rules and flags cite, each once, in the order of the summary's reference list."""
+    refs: dict[str, dict] = {}
+    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flag_text(f.name, f.variant) for f in flags]:
+        for ref in source.get("refs", []):
+            if ref["ref"] not in refs or (ref.get("level") and not refs[ref["ref"]].get("level")):
+                refs[ref["ref"]] = ref
+    return sorted(refs.values(), key=lambda r: int(r["ref"]))
+
+
+def _decisive(texts: CardTexts, rule_ids: tuple[str, ...]) -> list[dict]:
+    """At most three references that carry the decision: the action's rule first, then the others."""
+    chosen: list[str] = []
+    for rule_id in rule_ids:
+        rule = texts.rules.get(rule_id, {})
+        listed = texts.layout["decisive_refs"].get(rule_id) or [r["ref"] for r in rule.get("refs", [])][:MAIN_CARD_REFS]
+        chosen += [r for r in listed if r not in chosen]
+    keep = set(chosen[:MAIN_CARD_REFS])
+    return [ref for ref in _cited(texts, rule_ids) if ref["ref"] in keep]
+
+
+def _short_references(texts: CardTexts, refs: list[dict]) -> str:
+    items = []
+    for ref in refs:
+        r = texts.references[ref["ref"]]
+        items.append(_layout(texts, "phrases", "reference_short", number=r.number, author=md(r.author), year=r.year, url=r.url, level=_level(texts, ref)))
+    return _layout(texts, "phrases", "evidence_line", refs="; ".join(items))
+
+
+def _full_references(texts: CardTexts, refs: list[dict]) -> list[str]:
     lines = []
     for ref in refs:
         r = texts.references[ref["ref"]]
-        level = texts.phrase("level_of_evidence", level=ref["level"]) if ref.get("level") else ""
-        link_label = texts.phrase("pubmed" if r.pmid_verified else "pubmed_search")
-        lines.append(f"- [{r.number}] {md(r.citation)}{level} [{link_label}]({r.url})")
+        link = texts.phrase("pubmed" if r.pmid_verified else "pubmed_search")
+        lines.append("- " + _layout(texts, "phrases", "reference_full", number=r.number, citation=md(r.citation), level=_level(texts, ref), link=link, url=r.url))
     return lines
 
 
-def _rule_section(texts: CardTexts, heading: str, decision: Decision) -> list[str]:
-    """The rule that fired. An undetermined decision shows none: its alternatives are on the missing card."""
-    lines: list[str] = []
-    if decision.value == UNDETERMINED and decision.missing:
-        return lines
-    for rule_id in decision.rules:
-        rule = texts.rules.get(rule_id)
-        if rule is None:
-            continue
-        lines.append(texts.phrase("rule_line", heading=heading, rule_id=rule_id, statement=rule["statement"]))
-        if rule["survival"]:
-            lines.append(texts.phrase("outcome_line", survival=rule["survival"]))
-        lines.append("")
-    return lines
+def _shown_rules(a: Assessment) -> tuple[str, ...]:
+    """Rules of the decisions made. An undetermined decision shows none: its options are on the missing card."""
+    return tuple(r for d in (a.hsct, a.cog) for r in d.fired)
 
 
-def _evidence(texts: CardTexts, rule_ids: tuple[str, ...], flags: tuple = ()) -> list[str]:
-    refs: list[dict] = []
-    for source in [texts.rules.get(r, {}) for r in rule_ids] + [texts.flag_text(f.name, f.variant) for f in flags]:
-        for ref in source.get("refs", []):
-            if all(ref["ref"] != seen["ref"] for seen in refs):
-                refs.append(ref)
-    if not refs:
-        return []
-    return ["", texts.phrase("evidence_heading"), *_references(texts, refs)]
-
-
+#: The basis card's facts table shows at most this many rows (a record with hundreds of blood MRD
+#: results has as many facts); the extension lists them all.
+FACTS_TABLE_LIMIT = 60
 #: A card lists at most this many notes or unusable records; the extension keeps them all. A record
 #: with thousands of broken resources must not turn every card into thousands of lines.
 CARD_LIST_LIMIT = 20
 
 
-def _bounded(texts: CardTexts, items: tuple[str, ...]) -> list[str]:
-    lines = [f"- {md(item)}" for item in items[:CARD_LIST_LIMIT]]
-    if len(items) > CARD_LIST_LIMIT:
-        lines.append(f"- {texts.phrase('more_items', count=len(items) - CARD_LIST_LIMIT)}")
+def _bounded(texts: CardTexts, items: tuple[str, ...], limit: int = CARD_LIST_LIMIT, more: str | None = None) -> list[str]:
+    lines = [f"- {md(item)}" for item in items[:limit]]
+    if len(items) > limit:
+        count = len(items) - limit
+        lines.append("- " + (more.format(count=count) if more else texts.phrase("more_items", count=count)))
     return lines
 
 
@@ -223,45 +269,101 @@ def _suggestion(texts: CardTexts, kind: str, patient_id: str, recommended: bool)
     }
 
 
-# -- the cards --------------------------------------------------------------------------------------
+# -- the main card ----------------------------------------------------------------------------------
 
-def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
+def _relapse_values(a: Assessment, texts: CardTexts) -> dict:
     possible = a.inputs.possible
     site = next(iter(possible.site)) if len(possible.site) == 1 else "unknown"
-    months = next((f.value["months"] for f in a.facts if f.name == "monthsFromDiagnosis"), None)
+    months = next((f for f in a.facts if f.name == "monthsFromDiagnosis"), None)
     number = a.relapse_number
     ordinal = texts.label("ordinal", number if number in (1, 2, 3) else ("unknown" if number is None else "other"))
+    return {
+        "site": site, "months": months.value if months else None, "number": number, "ordinal": ordinal,
+        "band": next(iter(possible.band)) if len(possible.band) == 1 else None,
+    }
+
+
+def _deciding_line(a: Assessment, texts: CardTexts) -> str:
+    """The facts that decided it, in one line: 'Isolated marrow relapse, 14 months after diagnosis (< 18), B-precursor'."""
+    v = _relapse_values(a, texts)
+    site_label = texts.label("site", v["site"])
+    if v["number"] == 1 and v["site"] != "unknown":
+        parts = [_layout(texts, "deciding", "relapse", site=site_label)]
+    else:
+        parts = [_layout(texts, "deciding", "relapse_ordinal", ordinal=v["ordinal"], site=site_label)]
+    if v["months"] and v["months"].get("band"):
+        parts.append(_layout(texts, "deciding", "months", months=v["months"]["months"], band=value_of(texts, "band", v["months"]["band"])))
+    elif v["band"]:
+        parts.append(_layout(texts, "deciding", "band", band=value_of(texts, "band", v["band"])))
+    lineages = a.inputs.possible.lineage
+    parts.append(value_of(texts, "lineage", next(iter(lineages))) if len(lineages) == 1 else _layout(texts, "deciding", "unknown_lineage"))
+    if a.inputs.possible.after_hsct == frozenset({True}):
+        parts.append(_layout(texts, "deciding", "after_hsct"))
+    mrd = a.inputs.end_reinduction_mrd
+    if mrd is not None and _mrd_decides(a):
+        shown = mrd_text(texts, mrd.value, mrd.comparator) if mrd.value is not None else mrd.original
+        parts.append(_layout(texts, "deciding", "mrd", mrd=shown))
+    line = ", ".join(parts)
+    return md(line[:1].upper() + line[1:]) + "."
+
+
+def _mrd_decides(a: Assessment) -> bool:
+    """Would the HSCT answer differ were the end-of-reinduction MRD on the other side of 10^-3? Only
+    then is the MRD one of the facts that decided it (a CNS relapse's answer does not turn on it)."""
+    possible = a.inputs.possible
+    options = possible.options if isinstance(possible, Readings) else (possible,)
+    for option in options:
+        for case in option.cases():
+            if hsct_indication(case).value != hsct_indication(replace(case, mrd_high=not case.mrd_high)).value:
+                return True
+    return False
+
+
+def _explanation(a: Assessment, texts: CardTexts) -> list[str]:
+    """When the rules give no HSCT indication though no fact is missing, the rule's statement says why."""
+    if a.hsct.value == UNDETERMINED and not a.hsct.missing:
+        return [texts.rules[r]["statement"] for r in a.hsct.rules if r in texts.rules] + [""]
+    return []
+
+
+def _figure(a: Assessment, texts: CardTexts) -> list[str]:
+    """The survival figure of the rule behind the action (HSCT), else of the risk group."""
+    for rule_id in _shown_rules(a):
+        survival = texts.rules.get(rule_id, {}).get("survival")
+        if survival:
+            return [_layout(texts, "phrases", "figure", survival=survival), ""]
+    return []
+
+
+def _assessment_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> dict:
+    v = _relapse_values(a, texts)
     values = {
-        "ordinal": ordinal, "site": texts.label("site", site), "months": months,
+        "ordinal": v["ordinal"], "site": texts.label("site", v["site"]), "months": v["months"]["months"] if v["months"] else None,
         "cog": texts.label("cogRisk", a.cog.value), "hsct": _hsct_label(a, texts),
     }
-    name = "assessment" if site != "unknown" and months is not None else "assessment_short"
+    name = "assessment" if v["site"] != "unknown" and values["months"] is not None else "assessment_short"
     summary = _fit(texts, name, "assessment_short", **values)
     # A transplant recommendation or COG high risk calls for a decision: warning. `consider` is info (it
     # must not look like `recommended`), unless the risk group is high.
     indicator = "warning" if a.hsct.value == "recommended" or a.cog.value == "high" else "info"
 
-    lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), ""]
-    band = next(iter(possible.band)) if len(possible.band) == 1 else None
-    if band and site != "unknown":
-        lines += [texts.phrase("relapse_line", ordinal=md(ordinal), site=md(texts.label("site", site)), band=md(texts.label("band", band))), ""]
-    lines += _rule_section(texts, texts.phrase("heading_cog"), a.cog)
-    lines += _rule_section(texts, texts.phrase("heading_hsct"), a.hsct)
-    if a.missing:
-        lines += [texts.phrase("undetermined_until", missing=md("; ".join(texts.label("missing", m) for m in a.missing))), ""]
-    lines += [texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
-    if a.flags.not_assessed:
-        lines += ["", texts.phrase("not_assessed_heading")]
-        lines += [
-            "- " + texts.phrase("not_assessed_item", flag=md(texts.flags[f]["label"]), missing=md(", ".join(texts.label("missing", m) for m in miss)))
-            for f, miss in a.flags.not_assessed
-        ]
-    lines += _records_section(texts, a)
-    shown = tuple(r for d in (a.cog, a.hsct) if not (d.value == UNDETERMINED and d.missing) for r in d.rules)
-    lines += _evidence(texts, shown)
+    lines = [texts.phrase("decision_line", cog=md(values["cog"]), hsct=md(values["hsct"])), "", _deciding_line(a, texts), ""]
     if a.hsct_after_relapse:
-        lines.insert(2, texts.phrase("hsct_already_done", sources=md(", ".join(a.hsct_after_relapse))) + "\n")
-    card = _card("assessment", summary, indicator, "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
+        dates = [date_text(texts, e.date.text) for e in a.timeline if e.kind == "hsct" and set(e.sources) & set(a.hsct_after_relapse)]
+        lines += [texts.phrase("hsct_already_done", sources=md(", ".join(dates) or ", ".join(a.hsct_after_relapse))), ""]
+    lines += _explanation(a, texts)
+    rest = []
+    if a.missing:
+        rest += [texts.phrase("undetermined_until", missing=md("; ".join(texts.label("missing", m) for m in a.missing))), ""]
+    decisive = _decisive(texts, _shown_rules(a))
+    if decisive:
+        rest += [_short_references(texts, decisive), ""]
+    rest.append(_basis_pointer(texts))
+    figure = _figure(a, texts)
+    # The figure is also on the basis card: where a long explanation leaves no room, it stays there.
+    if len("\n".join(lines + figure + rest)) >= MAIN_DETAIL_LIMIT:
+        figure = []
+    card = _card("assessment", summary, indicator, "\n".join(lines + figure + rest), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     if patient_id and a.hsct.value in _TRANSPLANT_SUGGESTION and not a.hsct_after_relapse:
         # `recommended`: a referral, marked as recommended. `consider`: a transplant-team discussion,
         # never marked as recommended, so the two cannot be mistaken for one another.
@@ -285,16 +387,17 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
     labels = [texts.label("missing", m) for m in a.missing]
     summary = _fit(texts, "missing", "missing_short", missing="; ".join(labels), count=len(labels))
     blocked = [(phrase, group, d) for phrase, group, d in (("decision_cog", "cogRisk", a.cog), ("decision_hsct", "hsct", a.hsct)) if d.value == UNDETERMINED]
-    lines = [texts.phrase("withheld"), ""]
+    lines = [texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels], "", texts.phrase("withheld"), ""]
     for phrase, group, decision in blocked:
         options = ", ".join(
             texts.hsct_label(decision.rules_for(v), v) if group == "hsct" else texts.label(group, v) for v in decision.open_values
         )
         depends = "; ".join(texts.label("missing", m) for m in decision.missing)
         lines.append("- " + texts.phrase("could_be", decision=texts.phrase(phrase), options=md(options), missing=md(depends)))
-    lines += ["", texts.phrase("missing_heading"), *[f"- {md(label)}" for label in labels]]
-    lines += _records_section(texts, a)
-    lines += ["", texts.phrase("facts_used"), "", _facts_table(texts, a.facts)]
+    if a.unavailable:
+        domains = "; ".join(texts.label("domains", d) for d in sorted(a.unavailable))
+        lines += ["", _layout(texts, "phrases", "unavailable", domains=md(domains))]
+    lines += ["", _basis_pointer(texts)]
     card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
     # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
     # result is on file: when they could not be had, or one is on file with an imprecise date or an
@@ -307,12 +410,15 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
 
 
 def _contradiction_card(a: Assessment, texts: CardTexts) -> dict:
+    title = texts.layout["basis"]["title"]
+    more = _layout(texts, "phrases", "more_on_basis", count="{count}", title=title)
     lines = [texts.rules["contradiction"]["statement"], "", texts.phrase("contradicts_heading")]
-    lines += [f"- {md(texts.message(c))}" for c in a.contradictions]
-    lines += ["", texts.phrase("facts_read"), "", _facts_table(texts, a.facts)]
-    lines += _records_section(texts, a)
+    lines += _bounded(texts, tuple(texts.message(c) for c in a.contradictions), MAIN_LIST_LIMIT, more)
+    lines += ["", _basis_pointer(texts)]
     return _card("contradiction", texts.summaries["contradiction"], "warning", "\n".join(lines), texts, ("contradiction",))
 
+
+# -- the other cards --------------------------------------------------------------------------------
 
 def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     names = tuple(f.name for f in a.flags.raised)
@@ -321,7 +427,44 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
     lines = []
     for flag in a.flags.raised:
         label, body = texts.flags[flag.name]["label"], texts.flag_text(flag.name, flag.variant)
-        extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else flag.detail)})" if flag.detail else ""
-        lines.append("- " + texts.phrase("flag_line", label=md(label), detail=extra, evidence=body["evidence"], sources=md(", ".join(flag.sources))))
-    lines += _evidence(texts, (), a.flags.raised)
+        extra = f" ({md(texts.message(flag.detail) if isinstance(flag.detail, Message) else _flag_value(a, texts, flag))})" if flag.detail else ""
+        refs = " ".join(
+            _layout(texts, "phrases", "flag_refs", number=ref["ref"], url=texts.references[ref["ref"]].url)
+            for ref in sorted(body["refs"], key=lambda r: int(r["ref"]))
+        )
+        lines.append("- " + _layout(texts, "phrases", "flag_item", label=md(label), detail=extra, evidence=body["evidence"], refs=refs))
     return _card("flags", summary, "info", "\n".join(lines), texts)
+
+
+def _flag_value(a: Assessment, texts: CardTexts, flag) -> str:
+    """A value a flag quotes from the record (an MRD result, a blast count), in clinicians' units."""
+    event = next((e for e in a.timeline if e.sources == flag.sources[:1] and e.kind in ("mrd", "blasts")), None)
+    return measured(texts, event) or str(flag.detail)
+
+
+def _basis_card(a: Assessment, texts: CardTexts) -> dict:
+    """Everything behind the assessment: the facts table, the rules as written, what could not be
+    assessed or used, and every reference in the summary's order."""
+    lines = [texts.phrase("facts_read" if a.contradictions else "facts_used"), "", _facts_table(texts, a)]
+    shown = _shown_rules(a)
+    for heading, decision in ((texts.phrase("heading_hsct"), a.hsct), (texts.phrase("heading_cog"), a.cog)):
+        for rule_id in decision.rules:
+            rule = texts.rules.get(rule_id)
+            if rule is None or rule_id not in shown:
+                continue
+            lines += ["", _layout(texts, "phrases", "rule_heading", heading=heading, statement=rule["statement"])]
+            if rule["survival"]:
+                lines.append(texts.phrase("outcome_line", survival=rule["survival"]))
+    if a.contradictions:
+        lines += ["", texts.phrase("contradicts_heading"), *_bounded(texts, tuple(texts.message(c) for c in a.contradictions))]
+    if a.flags.not_assessed:
+        lines += ["", texts.phrase("not_assessed_heading")]
+        lines += [
+            "- " + texts.phrase("not_assessed_item", flag=md(texts.flags[f]["label"]), missing=md(", ".join(texts.label("missing", m) for m in miss)))
+            for f, miss in a.flags.not_assessed
+        ]
+    lines += _records_section(texts, a)
+    refs = _cited(texts, shown, a.flags.raised)
+    if refs:
+        lines += ["", _layout(texts, "phrases", "references_heading"), *_full_references(texts, refs)]
+    return _card("basis", texts.layout["basis"]["summary"], "info", "\n".join(lines), texts)

@@ -4,6 +4,7 @@ seed figures, the evidence as PubMed links with levels, and suggestions that are
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -72,36 +73,67 @@ def test_suggestions_are_valid_fhir_r4_service_requests_for_this_patient(answers
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])
-def test_the_detail_shows_facts_rule_figures_and_evidence(answers, knowledge, name):
+def test_the_basis_card_shows_facts_rule_figures_and_every_reference(answers, knowledge, name):
     _, assessment, cards = answers[name]
     texts = knowledge.cards
-    main = [c for c in cards if kind(c) in ("assessment", "missing", "contradiction")]
     if not cards:
         assert assessment["relapseNumber"] == 0
         return
+    main = [c for c in cards if kind(c) in ("assessment", "missing", "contradiction")]
     assert main, "a relapsed patient gets an assessment, missing-data or contradiction card"
-    detail = plain(" ".join(c["detail"] for c in main))
+    basis = [c for c in cards if kind(c) == "basis"]
+    assert len(basis) == 1 and cards[-1] is basis[0], "the basis card comes once, last"
+    text = plain(basis[0]["detail"])
     for fact in assessment["facts"]:
-        for source in fact["source"]:
-            assert source in detail, f"fact {fact['name']} source {source} not on the card"
-        if fact.get("date"):
-            assert fact["date"] in detail
-    assessment_cards = [c for c in cards if kind(c) == "assessment"]
-    for card in assessment_cards:
+        assert f"| {texts.fact_label(fact['name'])} |" in text
+    cited = set()
+    for decision in ("hsct", "cogRisk"):
+        if assessment[decision] == "undetermined" and assessment["missing"]:
+            continue
+        for rule_id in assessment["rules"][decision]:
+            rule = texts.rules[rule_id]
+            assert rule["statement"] in text
+            if rule["survival"]:
+                assert rule["survival"] in text
+            cited |= {(r["ref"], r.get("level")) for r in rule["refs"]}
+    flags_card = [c for c in cards if kind(c) == "flags"]
+    on_flags_card = set(re.findall(r"\[(\d+)\]\(", flags_card[0]["detail"])) if flags_card else set()
+    for flag in assessment["flags"]:  # the flag's text for its subgroup: the references its card cites
+        body = texts.flags[flag]
+        every = body["refs"] + [r for v in body.get("variants", {}).values() for r in v["refs"]]
+        cited |= {(r["ref"], r.get("level")) for r in every if r["ref"] in on_flags_card}
+    numbers = [int(n) for n in re.findall(r"^- \[(\d+)\]", text, re.MULTILINE)]
+    assert numbers == sorted({int(n) for n, _ in cited}), "every reference once, in the summary's order"
+    for number, level in cited:
+        assert texts.references[number].url in basis[0]["detail"]
+        if level:
+            assert re.search(rf"^- \[{number}\] .*level of evidence {level}", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_the_main_card_leads_with_the_decision_and_cites_at_most_three_references(answers, knowledge, name):
+    _, assessment, cards = answers[name]
+    texts = knowledge.cards
+    for card in [c for c in cards if kind(c) == "assessment"]:
         text = plain(card["detail"])
-        for decision in ("cogRisk", "hsct"):
-            if assessment[decision] == "undetermined" and assessment["missing"]:
-                continue
-            for rule_id in assessment["rules"][decision]:
-                rule = texts.rules[rule_id]
-                assert rule["statement"] in text
-                if rule["survival"]:
-                    assert rule["survival"] in text
-                for ref in rule["refs"]:
-                    reference = texts.references[ref["ref"]]
-                    assert reference.url in card["detail"]
-                    if ref.get("level"):
-                        assert f"[{ref['ref']}]" in text and f"Level of evidence: {ref['level']}" in text
+        first = text.split("\n")[0]
+        hsct = texts.label("hsct", "undetermined") if assessment["hsct"] == "undetermined" and assessment["missing"] else texts.hsct_label(tuple(assessment["rules"]["hsct"]), assessment["hsct"])
+        assert texts.labels["cogRisk"][assessment["cogRisk"]] in first and hsct in first
+        numbers = re.findall(r"\[(\d+)\] \[", text)
+        assert 1 <= len(numbers) <= 3 and numbers == sorted(numbers, key=int)
+        shown = [r for d in ("hsct", "cogRisk") if not (assessment[d] == "undetermined" and assessment["missing"]) for r in assessment["rules"][d]]
+        rule_refs = {r["ref"]: r for rule in shown for r in texts.rules[rule]["refs"]}
+        for number in numbers:
+            assert number in rule_refs, "only references of the rules that decided"
+            if rule_refs[number].get("level"):
+                assert f"[{number}] [" in text and f"level of evidence {rule_refs[number]['level']}" in text
+    for card in cards:
+        text = plain(card["detail"])
+        for rule in {*assessment["rules"]["cogRisk"], *assessment["rules"]["hsct"]} - {"contradiction"}:
+            assert rule not in text, "rule ids stay in the extension"
+        if kind(card) in ("assessment", "flags", "missing"):
+            for fact in assessment["facts"]:
+                assert not any(src in text for src in fact["source"]), "FHIR ids stay in the extension"
 
 
 @pytest.mark.parametrize("name", [p.stem for p in FILES])
@@ -131,5 +163,18 @@ def test_facts_are_shown_under_labels_a_clinician_reads(answers, knowledge, name
     for fact in assessment["facts"]:
         label = knowledge.cards.fact_label(fact["name"])
         assert label != fact["name"], f"fact {fact['name']} has no label in cards.yaml labels.facts"
+        assert fact["label"] == label and fact["display"], "the extension carries the wording too"
+        assert not re.search(r"\b(b-precursor|t-cell|months: |band: |date: |sites: )", fact["display"]), fact["display"]
         if cards:  # a patient with no relapse gets no card
-            assert f"| {label} |" in detail
+            assert f"| {label} | {fact['display'].split(' ')[0]}" in detail
+
+
+@pytest.mark.parametrize("name", [p.stem for p in FILES])
+def test_the_mrd_is_among_the_deciding_facts_only_where_the_answer_turns_on_it(answers, name):
+    _, assessment, cards = answers[name]
+    main = [c for c in cards if kind(c) == "assessment"]
+    if not main:
+        return
+    turns_on_mrd = any(r.startswith("hsct.late-b-marrow") for r in assessment["rules"]["hsct"])
+    has_mrd = any(f["name"] == "endReinductionMrd" for f in assessment["facts"])
+    assert ("end-of-reinduction MRD" in plain(main[0]["detail"]).split("\n")[2]) == (turns_on_mrd and has_mrd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conftest import SERVICE_URL, assessment_of
 from fhir_builders import bundle, diagnosis, hook_request, mrd, patient, record, relapse
+from render_md import plain
 
 OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
 
@@ -28,7 +29,9 @@ def test_absent_observations_key_reports_mrd_missing(client):
     assert any("prefetch observations absent" in p for p in a["problems"])
     missing_card = [c for c in response.get_json()["cards"] if c["extension"]["org.relapse-cds.card"]["kind"] == "missing"]
     assert missing_card and missing_card[0]["indicator"] == "info"
-    assert "prefetch observations absent" in missing_card[0]["detail"]
+    assert "Observations (MRD, blasts, genetics)" in plain(missing_card[0]["detail"]), "the missing card says what was not received"
+    basis = [c for c in response.get_json()["cards"] if c["extension"]["org.relapse-cds.card"]["kind"] == "basis"]
+    assert "prefetch observations absent" in basis[0]["detail"], "the basis card lists the records not used"
 
 
 def test_operation_outcome_in_place_of_data_is_like_absent(client):

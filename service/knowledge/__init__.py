@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..rules.assess import all_rule_ids
 from ..rules.flags import FLAG_NAMES
 from .cards import CardTexts, load_cards
 from .errors import KnowledgeError
+from .layout import load_layout
 from .locate import knowledge_dir
 from .mappings import CodeMap, load_mappings
 from .treatment import TreatmentTexts, load_treatment
@@ -42,6 +43,8 @@ def load_knowledge(extra_mapping_files: Iterable[Path] = ()) -> Knowledge:
     extra = [Path(p) for p in extra_mapping_files]
     codemap = load_mappings(extra)
     cards = load_cards(all_rule_ids(), FLAG_NAMES, MISSING_NAMES)
+    rule_refs = {rule: [ref["ref"] for ref in body["refs"]] for rule, body in cards.rules.items()}
+    cards = replace(cards, layout=load_layout(knowledge_dir("cards") / "layout.yaml", rule_refs, set(cards.references)))
     files = [*Path(knowledge_dir("cards")).glob("*.yaml"), *(Path(f) for f in codemap.files)]
     treatment = load_treatment(cards.references)
     return Knowledge(codemap, cards, _version(files), treatment)

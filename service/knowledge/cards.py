@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -113,6 +113,9 @@ class Reference:
     citation: str
     url: str
     pmid_verified: bool
+    #: First author's surname and the year, for a short citation ("Eapen et al., 2006").
+    author: str = ""
+    year: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class CardTexts:
     override_reasons: list
     override_system: str
     references: dict[str, Reference]
+    #: cards/layout.yaml (service/knowledge/layout.py): how cards are laid out, values as clinicians write them.
+    layout: dict = field(default_factory=dict)
 
     def phrase(self, name: str, **values: object) -> str:
         return self.phrases[name].format(**values)
@@ -167,28 +172,39 @@ class CardTexts:
         return table.get(key, table.get(str(key), str(key)))
 
 
+#: "Journal 107 (12): 4961-7, 2006." -> volume 107, first page 4961, year 2006.
+_VOLUME_PAGE_YEAR = re.compile(r"\s(\d+)\s*(?:\([^)]*\))?:\s*([A-Za-z]?\d+)[^,]*,\s*((?:19|20)\d\d)\.?\s*$")
+
+
+_AUTHOR = re.compile(r"[^\W\d_][\w'\- ]{0,60}")
+
+
 def _reference(number: str, body: dict) -> Reference:
-    """PubMed link: the article page when its PMID was verified, else a PubMed search for the exact title."""
+    """PubMed link: the article page when its PMID was verified, else a PubMed search matching the
+    citation (first author, volume, first page: one article), else one for the exact title."""
+    first = re.split(r"[,:]", body["citation"].strip(), maxsplit=1)[0].strip()  # "von Stackelberg A"
+    surname = first.rsplit(" ", 1)[0] if " " in first else first
+    cited = _VOLUME_PAGE_YEAR.search(body["citation"])
+    year = cited.group(3) if cited else ""
     if body.get("pmid"):
         url = f"https://pubmed.ncbi.nlm.nih.gov/{body['pmid']}/"
+    elif cited and _AUTHOR.fullmatch(first):
+        url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(f'{first}[au] {cited.group(1)}[vi] {cited.group(2)}[pg]')}"
     else:
         url = f"https://pubmed.ncbi.nlm.nih.gov/?term={quote_plus(body['title'] + '[Title]')}"
-    return Reference(number, body["citation"], url, bool(body.get("pmid")))
+    return Reference(number, body["citation"], url, bool(body.get("pmid")), surname, year)
 
 
 #: Phrases the renderer needs, with the placeholders each must carry (no more, no fewer).
 PHRASES: dict[str, frozenset[str]] = {
-    "decision_line": frozenset({"cog", "hsct"}), "relapse_line": frozenset({"ordinal", "site", "band"}),
-    "rule_line": frozenset({"heading", "rule_id", "statement"}), "outcome_line": frozenset({"survival"}),
+    "decision_line": frozenset({"cog", "hsct"}), "outcome_line": frozenset({"survival"}),
     "heading_cog": frozenset(), "heading_hsct": frozenset(), "decision_cog": frozenset(), "decision_hsct": frozenset(),
     "hsct_already_done": frozenset({"sources"}), "undetermined_until": frozenset({"missing"}),
-    "facts_used": frozenset(), "facts_read": frozenset(), "facts_table_header": frozenset(), "no_facts": frozenset(),
+    "facts_used": frozenset(), "facts_read": frozenset(), "no_facts": frozenset(),
     "not_assessed_heading": frozenset(), "not_assessed_item": frozenset({"flag", "missing"}),
-    "notes_heading": frozenset(), "records_heading": frozenset(), "more_items": frozenset({"count"}),
-    "evidence_heading": frozenset(), "level_of_evidence": frozenset({"level"}), "pubmed": frozenset(),
+    "notes_heading": frozenset(), "records_heading": frozenset(), "more_items": frozenset({"count"}), "pubmed": frozenset(),
     "pubmed_search": frozenset(), "withheld": frozenset(), "could_be": frozenset({"decision", "options", "missing"}),
     "missing_heading": frozenset(), "contradicts_heading": frozenset(),
-    "flag_line": frozenset({"label", "detail", "evidence", "sources"}),
 }
 
 def _placeholders(template: str) -> set[str]:
@@ -197,6 +213,18 @@ def _placeholders(template: str) -> set[str]:
         return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError:  # an unbalanced brace
         return {"<unbalanced braces>"}
+
+
+def template_problems(where: str, texts: dict, required: dict[str, frozenset[str]]) -> list[str]:
+    """Every required template present, each with exactly its placeholders (no more, no fewer)."""
+    problems = []
+    for name, placeholders in required.items():
+        text = texts.get(name)
+        if text is None:
+            problems.append(f"{where}.{name} missing")
+        elif (found := _placeholders(text)) != placeholders:
+            problems.append(f"{where}.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
+    return problems
 
 
 #: Messages the reader and the rules emit (service/features/model.py Message), with their values.
@@ -246,12 +274,7 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
         elif unknown := _placeholders(cards["summaries"][name]) - SUMMARY_FIELDS:
             problems.append(f"cards.yaml: summaries.{name} uses {sorted(unknown)}; allowed: {sorted(SUMMARY_FIELDS)}")
     for section, required in (("phrases", PHRASES), ("messages", MESSAGES)):
-        for name, placeholders in required.items():
-            text = cards[section].get(name)
-            if text is None:
-                problems.append(f"cards.yaml: {section}.{name} missing")
-            elif (found := _placeholders(text)) != placeholders:
-                problems.append(f"cards.yaml: {section}.{name} must use exactly {sorted(placeholders)}, uses {sorted(found)}")
+        problems += template_problems(f"cards.yaml: {section}", cards[section], required)
     for rule in sorted(rule_ids - {"cog.no-relapse", "hsct.no-relapse"} - set(cards["rules"])):
         problems.append(f"cards.yaml: no text for rule {rule!r}")
     for flag in flag_names:

@@ -13,6 +13,7 @@ from .flags import FlagResult, prognostic_flags
 from .hsct import hsct_indication
 from .inputs import RuleInputs, derive
 from .possible import UNDETERMINED, Decision, Possible, decide
+from .timeline import Event, events
 from .timing import whole_months
 
 
@@ -42,6 +43,8 @@ class Assessment:
     hsct_after_relapse: tuple[str, ...] = ()
     #: Prefetch domains whose data could not be had: a fact missing for that reason may be on file.
     unavailable: frozenset[str] = frozenset()
+    #: The dated records, oldest first, with the part each played (service/rules/timeline.py).
+    timeline: tuple[Event, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -96,6 +99,7 @@ def assess(features: Features) -> Assessment:
         has_all_diagnosis=bool(features.all_diagnoses),
         hsct_after_relapse=_hsct_after_relapse(inputs),
         unavailable=features.unavailable,
+        timeline=events(features, inputs),
     )
 
 

@@ -1,0 +1,51 @@
+"""The dated records with the part each played (service/rules/timeline.py), on every fixture patient:
+the page draws them, the cards format MRD and blasts from them, the extension lists them."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FIXTURES, SERVICE_URL, assessment_of, load_fixture
+from fhir_builders import diagnosis, hook_request, mrd, patient, record, relapse
+from test_fixture_patients import as_request
+
+FILES = sorted(FIXTURES.glob("*.json"))
+MRD_CODES = {"67128-9"}
+BLAST_CODES = {"30376-8", "708-8"}
+
+
+def codes(resource: dict) -> set[str]:
+    return {c.get("code") for c in resource.get("code", {}).get("coding", [])}
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_every_mrd_and_blast_result_and_dated_fact_is_on_the_timeline(client, path):
+    bundle = load_fixture(path)["bundle"]
+    a = assessment_of(client.post(SERVICE_URL, json=as_request(bundle)))
+    timeline = a.get("timeline", [])
+    placed = {src for event in timeline for src in event["source"]}
+    for entry in bundle["entry"]:
+        r = entry["resource"]
+        if r["resourceType"] == "Observation" and codes(r) & (MRD_CODES | BLAST_CODES) and r.get("effectiveDateTime") and r.get("status") == "final":
+            assert f"Observation/{r['id']}" in placed
+    for fact in a["facts"]:
+        if fact.get("date") and fact["name"] != "relapseNotPlaced":
+            assert set(fact["source"]) <= placed, fact["name"]
+    days = [e["date"][:10] for e in timeline]
+    assert days == sorted(days), "oldest first"
+    used = [e for e in timeline if e.get("role") == "end-of-reinduction"]
+    mrd_fact = [f for f in a["facts"] if f["name"] == "endReinductionMrd"]
+    assert [e["source"] for e in used] == [f["source"] for f in mrd_fact]
+    assert all(e.get("role") for e in timeline if e["kind"] == "mrd")
+
+
+def test_mrd_roles_work_up_end_of_reinduction_and_before(client):
+    results = {"front": mrd("2015-02-10", 0.01, "%"), "eor": mrd("2019-07-05", 0.5, "%"), "later": mrd("2019-09-01", 0.001, "%")}
+    for name, resource in results.items():
+        resource["id"] = name
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), *results.values())
+    a = assessment_of(client.post(SERVICE_URL, json=hook_request(prefetch)))
+    roles = {e["source"][0]: e["role"] for e in a["timeline"] if e["kind"] == "mrd"}
+    assert roles == {"Observation/front": "before-relapse", "Observation/eor": "end-of-reinduction", "Observation/later": "later"}
+    shown = {e["source"][0]: e["display"] for e in a["timeline"] if e["kind"] == "mrd"}
+    assert shown["Observation/eor"] == "0.5% (5 x 10^-3)" and shown["Observation/later"] == "0.001% (1 x 10^-5)"
