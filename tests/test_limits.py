@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import SERVICE_URL, CheckedClient, assessment_of
-from fhir_builders import bundle, diagnosis, hook_request, mrd, patient, record, relapse, remission
+from fhir_builders import bundle, diagnosis, hook_request, mrd, patient, record, relapse, remission, variant
 from service import create_app
 from service.config import Settings
 from service.pipeline import MAX_PROBLEMS_LISTED
@@ -55,8 +55,9 @@ def test_more_resources_to_validate_than_allowed_is_413_and_those_that_cannot_de
     prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-05-01"), *[mrd("2016-06-10", 0.1) for _ in range(40)])
     response = _post(small_client, hook_request(prefetch))
     assert response.status_code == 413 and "would have to be validated; at most 40" in response.get_json()["issue"][0]["diagnostics"]
-    # Remissions before the relapse cannot decide: they are not validated, so they do not count.
-    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-05-01"), *[remission("2015-02-20") for _ in range(45)])
+    # Variants that are not "Present" cannot change the answer: they are not validated, so they do not count.
+    absent = [variant("HGNC:11998", present=False) for _ in range(45)]
+    prefetch = record(patient(), diagnosis("2015-01-10"), relapse("2016-05-01"), *absent)
     assert assessment_of(_post(small_client, hook_request(prefetch)))["relapseNumber"] == 1
 
 

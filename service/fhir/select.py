@@ -1,33 +1,23 @@
 """Selection, the first pass over the raw prefetch JSON, before any model validation (parse.py is next).
 
 For each raw resource, in one pass: is it relevant (a code the mappings know), is it this patient's,
-is its id sent twice with different content, and can it decide the answer? Validating a resource with
-fhir.resources costs about 0.15 ms, and a real chart holds hundreds of records the prefetch's code
-filter lets through (a blast count from every differential over years): only those that can change
-the assessment are handed on to be validated.
-
-What can decide (the rest cannot change any answer; if invalid, they are simply not read):
-- the Patient, every Procedure, every Condition but one kind: they place the diagnosis, relapses,
-  remissions, transplants; every MRD result (its site is reported at any date); every Specimen an MRD
-  result names;
-- a Condition that records a remission and nothing else only when it may be dated after a relapse
-  record (a second remission, or one between two relapses): one before every relapse decides nothing;
-- a genomic Variant unless its raw value is certainly not "Present" (genetics count at any date);
-- a peripheral blast count dated within the blast window of a date ANY relapse record may have
-  (partial dates give ranges); all of them when a relapse record's onset cannot be read from the raw
-  JSON (undated, unparseable), and all undated counts (they are reported, and cannot be placed).
+is its id sent twice with different content, and can it change the answer? Validating a resource
+with fhir.resources costs about 0.15 ms, so what cannot change the answer is not handed on:
+- a genomic Variant whose raw value is certainly not "Present" (an absent result raises no flag and
+  is listed nowhere in the answer);
+- a Specimen no MRD result names (a Specimen is read only through the result that names it).
+Everything else relevant is validated: the assessment's timeline lists every dated result, remission
+and ALL record, so a blast count far from any relapse is part of the answer too. (Commit 5380725
+validated only blast counts within 14 days of a date a relapse record may have, and remissions that
+may follow the first relapse record; the timeline of every result, added since, reads them all.)
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 
-from ..features.dates import parse_fhir_date
 from ..knowledge.mappings import CodeMap
-from ..rules.flags import BLASTS_WINDOW_DAYS
 from .parse import label
 
 CONDITION_CONCEPTS = (
@@ -37,9 +27,6 @@ CONDITION_CONCEPTS = (
 OBSERVATION_CONCEPTS = ("mrd", "peripheral-blasts", "genetic-variant-assessment")
 PROCEDURE_CONCEPTS = ("hsct",)
 RESOURCE_CONCEPTS = {"Condition": CONDITION_CONCEPTS, "Observation": OBSERVATION_CONCEPTS, "Procedure": PROCEDURE_CONCEPTS}
-#: Days added on each side of a window: a raw date and the validated model's date could differ in how
-#: a dateTime is cut to a day; validating a few records more costs nothing, one too few could.
-SLACK_DAYS = 2
 
 Code = tuple[str, str]
 
@@ -58,9 +45,6 @@ class Selector:
     variant_codes: frozenset[Code] = frozenset()
     mrd_codes: frozenset[Code] = frozenset()
     present_codes: frozenset[Code] = frozenset()
-    #: Codes that make a Condition a remission and nothing else; the URLs of morphology extensions.
-    remission_only_codes: frozenset[Code] = frozenset()
-    morphology_urls: frozenset[str] = frozenset()
 
     @classmethod
     def from_codemap(cls, codemap: CodeMap) -> "Selector":
@@ -71,8 +55,6 @@ class Selector:
             {rtype: codes(*concepts) for rtype, concepts in RESOURCE_CONCEPTS.items()},
             relapse_codes=codes("all-in-relapse"), all_codes=codes("all-diagnosis"), relapse_statuses=codes("status-relapse"),
             variant_codes=codes("genetic-variant-assessment"), mrd_codes=codes("mrd"), present_codes=codes("variant-present"),
-            remission_only_codes=codes("all-in-remission") - codes(*(c for c in CONDITION_CONCEPTS if c != "all-in-remission")),
-            morphology_urls=codemap.extension_urls.get("histology-morphology-behavior", frozenset()),
         )
 
     def may_be_relapse(self, condition: Mapping) -> bool:
@@ -95,7 +77,7 @@ class Selector:
     def kind(self, resource: Mapping) -> str | None:
         """What a raw resource is to the rules, None when irrelevant: its type, or for an Observation
         'variant', 'mrd' or 'blasts' (read in that order, as the features reader reads them), or for
-        a Condition 'relapse' (it may record one) or 'remission' (it records a remission and nothing else)."""
+        a Condition 'relapse' when it may record one."""
         rtype = resource.get("resourceType")
         if rtype in ("Patient", "Specimen"):
             return rtype
@@ -109,20 +91,9 @@ class Selector:
             if codes & self.variant_codes:
                 return "variant"
             return "mrd" if codes & self.mrd_codes else "blasts"
-        if rtype == "Condition":
-            if self.may_be_relapse(resource):
-                return "relapse"
-            if codes & wanted <= self.remission_only_codes and self._no_morphology(resource) and _plain_codings(resource.get("code")):
-                return "remission"
+        if rtype == "Condition" and self.may_be_relapse(resource):
+            return "relapse"
         return rtype
-
-    def _no_morphology(self, condition: Mapping) -> bool:
-        extensions = condition.get("extension")
-        if extensions is None:
-            return True
-        return isinstance(extensions, list) and all(
-            isinstance(e, Mapping) and isinstance(e.get("url"), str) and e["url"] not in self.morphology_urls for e in extensions
-        )
 
     def certainly_not_present(self, variant: Mapping) -> bool:
         """Is the raw value of a Variant certainly not 'Present' (so it can raise no flag)? Any coding
@@ -160,8 +131,8 @@ class Selection:
     problems: tuple[str, ...]
     #: Labels of relevant resources sent twice under one id with different content.
     clashes: tuple[str, ...]
-    #: Relevant records of this patient that cannot decide the answer: not validated, not read.
-    outside_windows: int = 0
+    #: Relevant records of this patient that cannot change the answer: not validated, not read.
+    skipped: int = 0
 
 
 def select(
@@ -172,12 +143,14 @@ def select(
     *,
     lazy: bool = True,
 ) -> Selection:
-    """The resources to validate, in the order sent. `lazy=False` keeps every relevant resource of
-    the patient (the validate-everything path the property tests compare against)."""
+    """The resources to validate, in the order sent (Specimens last). `lazy=False` keeps every
+    relevant resource of the patient (the validate-everything path the property tests compare against)."""
     problems: list[str] = []
     clashes: dict[str, None] = {}
-    kept: list[tuple[Mapping, str]] = []  # (resource, kind)
-    relapse_dates: list[tuple[date, date] | None] = []
+    picks: list[Pick] = []
+    specimens: list[Mapping] = []
+    named: set[str] | None = set()  # ids MRD results name (None: one names a Specimen in a way not read here)
+    relevant = 0
     for resource in resources:
         kind = selector.kind(resource)
         if kind is None:
@@ -193,77 +166,19 @@ def select(
         if patient_id is not None and owner is not None and owner != patient_id:
             problems.append(f"{label(resource)} ignored: it is about another patient")
             continue
+        relevant += 1
         if isinstance(rid, str) and (rtype, rid) in clashing_ids:
             clashes[label(resource)] = None
-        if kind == "relapse":
-            relapse_dates.append(_raw_span(resource.get("onsetDateTime"), resource.get("onsetPeriod")))
-        kept.append((resource, kind))
-
-    windows = None if not lazy or None in relapse_dates else _Windows(relapse_dates, BLASTS_WINDOW_DAYS + SLACK_DAYS)
-    picks: list[Pick] = []
-    specimens: list[Mapping] = []
-    named: set[str] | None = set()  # ids MRD results name (None: one names a Specimen in a way not read here)
-    for resource, kind in kept:
         if kind == "Specimen":
             specimens.append(resource)
             continue
-        if windows is not None and not _decides(resource, kind, selector, windows):
+        if lazy and kind == "variant" and selector.certainly_not_present(resource):
             continue
         if kind == "mrd" and named is not None:
             named = _add_specimen_names(named, resource.get("specimen"))
         picks.append(Pick(resource, kind == "relapse"))
-    for specimen in specimens:
-        if windows is None or named is None or specimen.get("id") in named:
-            picks.append(Pick(specimen))
-    return Selection(tuple(picks), tuple(problems), tuple(clashes), len(kept) - len(picks))
-
-
-class _Windows:
-    """The days around every date a relapse record may have, merged and sorted for bisection."""
-
-    def __init__(self, spans: Sequence[tuple[date, date]], days: int):
-        #: A remission decides only after a relapse (a second remission, or one between two relapses).
-        self.first_relapse = _shift(min(spans)[0], -SLACK_DAYS) if spans else None
-        merged: list[list[date]] = []
-        for earliest, latest in sorted(spans):
-            start, end = _shift(earliest, -days), _shift(latest, days)
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        self.starts = [start for start, _ in merged]
-        self.ends = [end for _, end in merged]
-
-    def __contains__(self, day: date) -> bool:
-        i = bisect.bisect_right(self.starts, day) - 1
-        return i >= 0 and day <= self.ends[i]
-
-
-def _decides(resource: Mapping, kind: str, selector: Selector, windows: _Windows) -> bool:
-    if kind == "variant":
-        return not selector.certainly_not_present(resource)
-    if kind == "blasts":
-        span = _raw_span(resource.get("effectiveDateTime"), resource.get("effectivePeriod"))
-        return span is None or span[0] in windows  # the rules place a count by its earliest day
-    if kind == "remission":
-        span = _raw_span(resource.get("onsetDateTime"), resource.get("onsetPeriod"))
-        return windows.first_relapse is None or span is None or span[1] >= windows.first_relapse
-    return True
-
-
-def _raw_span(when: object, period: object) -> tuple[date, date] | None:
-    """(earliest, latest) day of a raw dateTime, else of a raw Period's start; None when unreadable."""
-    if when is None and isinstance(period, Mapping):
-        when = period.get("start")
-    parsed = parse_fhir_date(when) if isinstance(when, str) else None
-    return (parsed.earliest, parsed.latest) if parsed else None
-
-
-def _shift(day: date, days: int) -> date:
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.min if days < 0 else date.max
+    picks += [Pick(s) for s in specimens if not lazy or named is None or s.get("id") in named]
+    return Selection(tuple(picks), tuple(problems), tuple(clashes), relevant - len(picks))
 
 
 def _add_specimen_names(named: set[str], specimen: object) -> set[str] | None:
@@ -277,14 +192,6 @@ def _add_specimen_names(named: set[str], specimen: object) -> set[str] | None:
         return None
     named.update(reference.split("/"))
     return named
-
-
-def _plain_codings(concept: object) -> bool:
-    """Is a raw CodeableConcept's coding a list of objects whose system and code are strings (or absent)?"""
-    codings = concept.get("coding") if isinstance(concept, Mapping) else None
-    return isinstance(codings, list) and all(
-        isinstance(c, Mapping) and all(c.get(k) is None or isinstance(c.get(k), str) for k in ("system", "code")) for c in codings
-    )
 
 
 def _raw_codings(concept: object) -> Iterable[Mapping]:
