@@ -4,12 +4,11 @@ Starts `relapse-cds serve` (gunicorn, gevent workers) on loopback with the parse
 for each body measures
 1. latency: sequential requests alternating the endpoints (p50/p99/mean, client-side, per request);
 2. throughput: concurrent clients for a fixed time per endpoint (requests per second).
-Bodies: the realistic chart (bench/chart.py: ~300 records the rules read, and routine labs) and the
-earlier 300-resource body (bench/patient300.py, 7 records the rules read). With --model-cache N the
-chart is also sent as a chart opened again (the cache answers) and opened for the first time (every
-resource a new version). Then, in-process (no HTTP), the pipeline's cost on charts of 100 to 3,000
-records: lazy (this service), validate-everything (the earlier way), and a chart opened again with the
-model cache on.
+Bodies: the realistic chart (bench/chart.py: ~300 records the rules read, and routine labs), sent as a
+chart opened again (the same resources: the model cache answers) and as a chart opened for the first
+time (every resource a new version: validated); and the earlier 300-resource body (bench/patient300.py,
+7 records the rules read). Then, in-process (no HTTP), the pipeline's cost on charts of 100 to 3,000
+records: lazy (this service, no cache), validate-everything (the earlier way), and a chart opened again.
 All loops are bounded; only 127.0.0.1 is contacted. Usage: python bench/run.py [--requests N] [--seconds S]
 """
 
@@ -104,8 +103,8 @@ def throughput(port: int, path: str, bodies: list[bytes], clients: int, seconds:
     return sum(count) / (time.monotonic() - started)
 
 
-def serve(port: int, workers: int, model_cache: int = 0) -> subprocess.Popen:
-    env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING", RELAPSE_CDS_MODEL_CACHE=str(model_cache or ""))
+def serve(port: int, workers: int) -> subprocess.Popen:
+    env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING")
     server = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", str(workers)],
                               cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -196,20 +195,22 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sizes", default="100,300,1000,3000", help="in-process chart sizes (records the rules read)")
     parser.add_argument("--profile", action="store_true", help="also print a pyinstrument profile of the pipeline")
-    parser.add_argument("--model-cache", type=int, default=0, help="RELAPSE_CDS_MODEL_CACHE for the server (default: off)")
     args = parser.parse_args()
 
     realistic = chart.hook_request(300)
     warm_body = json.dumps(realistic).encode()
-    cold_bodies = new_versions(realistic, COLD_VERSIONS) if args.model_cache else []
+    cold_bodies = new_versions(realistic, COLD_VERSIONS)
     old_body = json.dumps(patient300.hook_request(300)).encode()
-    cases = {"chart: parse-only": (BASELINE, [warm_body]), "chart: patient-view": (SERVICE, [warm_body])}
-    if args.model_cache:  # with the cache on, the same chart again is served from it; new versions are not
-        cases = {"chart: parse-only": (BASELINE, [warm_body]), "chart: patient-view, opened again": (SERVICE, [warm_body]),
-                 "chart: patient-view, first opening": (SERVICE, cold_bodies)}
-    cases.update({"earlier body: parse-only": (BASELINE, [old_body]), "earlier body: patient-view": (SERVICE, [old_body])})
+    # The same chart again is answered from the workers' model caches; new versions of it are not.
+    cases = {
+        "chart: parse-only": (BASELINE, [warm_body]),
+        "chart: patient-view, opened again": (SERVICE, [warm_body]),
+        "chart: patient-view, first opening": (SERVICE, cold_bodies),
+        "earlier body: parse-only": (BASELINE, [old_body]),
+        "earlier body: patient-view": (SERVICE, [old_body]),
+    }
     port = free_port()
-    server = serve(port, args.workers, args.model_cache)
+    server = serve(port, args.workers)
     try:
         latency(port, cases, 20)  # warm-up: every worker imports and validates once
         samples = latency(port, cases, args.requests)
@@ -222,7 +223,7 @@ def main() -> int:
     records = sum(len(v["entry"]) for v in realistic["prefetch"].values() if isinstance(v, dict) and v.get("resourceType") == "Bundle") + 1
     print(f"relapse-cds benchmark, {date.today().isoformat()}: gunicorn (gevent) {args.workers} workers, {os.cpu_count()} CPUs, loopback, "
           f"{args.requests} sequential requests per row, then {args.clients} clients for {args.seconds:.0f} s per row; "
-          f"model cache {args.model_cache or 'off'}; load average at the end {os.getloadavg()[0]:.1f}")
+          f"load average at the end {os.getloadavg()[0]:.1f}")
     print(f"chart: {records} resources ({rows[1][0] if len(rows) > 1 else '?'} the rules read), {len(warm_body) / 1024:.0f} KiB; "
           f"earlier body: 300 resources (7 the rules read), {len(old_body) / 1024:.0f} KiB")
     print(f"{'':<40}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'req/s':>8}{'p50 / parse-only':>18}")

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
-from server_process import ROOT, free_port, running
+from server_process import ROOT, free_port, running, serve_command
 from test_fixture_patients import as_request
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -29,9 +29,7 @@ SLOW_CLIENTS = 10
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
-    log_path = tmp_path_factory.mktemp("slow") / "server.log"
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    with running(command, log_path, port, env={"RELAPSE_CDS_MAX_BODY_BYTES": "200000"}) as base:
+    with running(serve_command(port), tmp_path_factory.mktemp("slow") / "server.log", port, env={"RELAPSE_CDS_MAX_BODY_BYTES": "200000"}) as base:
         yield base, port
 
 
