@@ -256,3 +256,14 @@ def test_the_service_answers_a_chart_opened_again_from_its_cache():
     hits = cache.hits
     assert assessment_of(client.post(SERVICE_URL, json=body)) == first
     assert cache.hits >= hits + len(results)
+
+
+def test_the_cache_validates_what_it_cannot_key_on_content():
+    from datetime import date as day
+
+    odd = blasts("2018-06-10", 100.0)
+    odd["meta"] = {"versionId": "1"}
+    odd["issued"] = day(2018, 6, 10)  # not JSON: an in-process caller's object
+    cache = ModelCache(10)
+    cache.validated(odd, validate_resource)
+    assert len(cache) == 0 and cache.misses == 0

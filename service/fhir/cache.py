@@ -2,15 +2,16 @@
 
 Keyed by resource type, id, `meta.versionId` and `meta.lastUpdated`, as a FHIR server versions a
 resource. The key alone is not trusted: a hit is used only when the resource sent now serialises to
-the same JSON text as the one validated then (about a tenth of the cost of validating), so a client
-that reuses a version id for other content gets its content validated, never another's model. Text,
-not dict equality: Python holds 1 == 1.0 == True, FHIR does not (an integer, a decimal, a boolean).
+the same bytes as the one validated then (marshal format 0: typed, no back-references; ~5 us for a
+resource, against ~150 us to validate it), so a client that reuses a version id for other content gets
+its content validated, never another's model. Bytes, not dict equality: Python holds 1 == 1.0 ==
+True, FHIR does not (an integer, a decimal, a boolean).
 Resources without a version (no versionId and no lastUpdated) are not cached.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ class ModelCache:
 
     def __init__(self, size: int):
         self.size = size
-        self._entries: OrderedDict[tuple, tuple[str, Result]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[bytes, Result]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -32,7 +33,10 @@ class ModelCache:
         key = _key(resource) if self.size > 0 else None
         if key is None:
             return validate(resource)
-        text = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = marshal.dumps(resource, 0)
+        except ValueError:  # not JSON-shaped (an in-process caller's object): validate, do not cache
+            return validate(resource)
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == text:
