@@ -6,18 +6,22 @@ import gc
 
 from flask import Flask
 
+from . import metrics
 from .config import Settings, demo_page_enabled
 from .definition import hsct_order_service, relapse_service
 from .fhir.cache import ModelCache
 from .fhir.select import Selector
 from .knowledge import load_knowledge
 from .logs import configure_logging
+from .store import StoreSettings, open_store
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up."""
+def create_app(settings: Settings | None = None, store_settings: StoreSettings | None = None) -> Flask:
+    """Application factory: knowledge is loaded and validated here, once; a bad file stops start-up.
+    The store (audit trail, feedback) is opened and migrated here too; a database that is down does not
+    stop start-up (see service/store/store.py)."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)  # here, so serve and gunicorn log alike
     knowledge = load_knowledge(settings.extra_mappings)
@@ -34,12 +38,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
     app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache)
+    app.extensions["relapse_cds.store"] = open_store(store_settings or StoreSettings.from_env())
+    metrics.prepare()
 
     from .api.cors import register_cors
     from .api.errors import register_error_handlers
+    from .api.feedback import bp as feedback_bp
+    from .api.metrics import register_metrics
     from .api.routes import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(feedback_bp)
+    register_metrics(app)
     if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
         from .web import bp as web_bp
 

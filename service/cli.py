@@ -1,4 +1,4 @@
-"""`relapse-cds` command line: serve, assess, check, config."""
+"""`relapse-cds` command line: serve, assess, check, config (and the store's db, purge, report)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     from . import create_app
 
+    from . import metrics
+
     settings = Settings.from_env()  # a bad setting: ConfigError, one line from main()
+    metrics.fresh_directory()  # before the workers fork: they all count into it
     try:
         app = create_app(settings)
     except (KnowledgeError, ValueError) as exc:
@@ -222,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     config = sub.add_parser("config", help="print the effective configuration")
     config.set_defaults(func=_config)
+    from .store.cli import add_commands
+
+    add_commands(sub, _date, _positive)
     return parser
 
 

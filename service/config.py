@@ -132,6 +132,14 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     #: RELAPSE_CDS_DEMO_PAGE: the testing page at / (service/web/): `auto` (on in open mode), `on`, `off`.
     demo_page: str = "auto"
+    #: RELAPSE_CDS_DATABASE_URL: the store, sqlite:///path or postgresql://user@host:port/db (empty: SQLite in data_dir).
+    database_url: str = ""
+    #: RELAPSE_CDS_DATA_DIR: the default SQLite file and a generated patient-hash key (empty: $XDG_DATA_HOME/relapse-cds).
+    data_dir: str = ""
+    #: RELAPSE_CDS_RETENTION_DAYS: `relapse-cds purge` deletes audit records and feedback older than this.
+    retention_days: int = 365
+    #: RELAPSE_CDS_PATIENT_HASH_KEY: the HMAC key for patient ids, never printed (empty: generated in data_dir).
+    patient_hash_key: str = ""
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -158,6 +166,10 @@ class Settings:
             gunicorn_log_level=_choice("RELAPSE_CDS_GUNICORN_LOG_LEVEL", cls.gunicorn_log_level, ("debug", "info", "warning", "error", "critical")),
             forwarded_allow_ips=_text("RELAPSE_CDS_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
             demo_page=_choice("RELAPSE_CDS_DEMO_PAGE", cls.demo_page, ("auto", "on", "off")),
+            database_url=_text("RELAPSE_CDS_DATABASE_URL", cls.database_url),
+            data_dir=_text("RELAPSE_CDS_DATA_DIR", cls.data_dir),
+            retention_days=_int("RELAPSE_CDS_RETENTION_DAYS", cls.retention_days),
+            patient_hash_key=_text("RELAPSE_CDS_PATIENT_HASH_KEY", cls.patient_hash_key),
         )
 
     @staticmethod
@@ -172,7 +184,9 @@ class Settings:
                 return [shown(str(v)) for v in value]
             return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
-        return {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
+        described = {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
+        described["patient_hash_key"] = "(set)" if self.patient_hash_key else ""  # a secret: never printed
+        return described
 
 
 def demo_page_enabled(settings: Settings) -> bool:

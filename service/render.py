@@ -398,7 +398,10 @@ def _missing_card(a: Assessment, texts: CardTexts, patient_id: str | None) -> di
         domains = "; ".join(texts.label("domains", d) for d in sorted(a.unavailable))
         lines += ["", _layout(texts, "phrases", "unavailable", domains=md(domains))]
     lines += ["", _basis_pointer(texts)]
-    card = _card("missing", summary, "info", "\n".join(lines), texts, a.cog.fired + a.hsct.fired, a.cog.candidates + a.hsct.candidates)
+    # Rule ids: the decisions that fired, and `missing.<fact>` for each missing fact, so that feedback on
+    # this card is tied to what it asked for even when no decision rule fired.
+    rules = a.cog.fired + a.hsct.fired + tuple(f"missing.{m}" for m in a.missing)
+    card = _card("missing", summary, "info", "\n".join(lines), texts, rules, a.cog.candidates + a.hsct.candidates)
     # Suggest ordering MRD only when the results were read and none that may be the end-of-reinduction
     # result is on file: when they could not be had, or one is on file with an imprecise date or an
     # unreadable specimen, the record needs completing, not a new test.
@@ -433,7 +436,8 @@ def _flags_card(a: Assessment, texts: CardTexts) -> dict:
             for ref in sorted(body["refs"], key=lambda r: int(r["ref"]))
         )
         lines.append("- " + _layout(texts, "phrases", "flag_item", label=md(label), detail=extra, evidence=body["evidence"], refs=refs))
-    return _card("flags", summary, "info", "\n".join(lines), texts)
+    # Rule ids of the flags card: one `flag.<name>` per raised flag, so that feedback is tied to each.
+    return _card("flags", summary, "info", "\n".join(lines), texts, tuple(f"flag.{f.name}" for f in a.flags.raised))
 
 
 def _flag_value(a: Assessment, texts: CardTexts, flag) -> str:
@@ -467,4 +471,6 @@ def _basis_card(a: Assessment, texts: CardTexts) -> dict:
     refs = _cited(texts, shown, a.flags.raised)
     if refs:
         lines += ["", _layout(texts, "phrases", "references_heading"), *_full_references(texts, refs)]
-    return _card("basis", texts.layout["basis"]["summary"], "info", "\n".join(lines), texts)
+    # Rule ids: the basis shows the rules that fired and the facts that were missing.
+    rules = tuple(dict.fromkeys(a.cog.fired + a.hsct.fired + tuple(f"missing.{m}" for m in a.missing)))
+    return _card("basis", texts.layout["basis"]["summary"], "info", "\n".join(lines), texts, rules)

@@ -4,6 +4,8 @@ conformance (tests/cds_hooks_checker.py) before the test sees it."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,10 @@ import pytest
 from cds_hooks_checker import assert_conformant_discovery, assert_conformant_response
 from service import create_app
 from service.config import Settings
+
+# The test apps' store (audit trail, feedback) lives in a throwaway directory: never a user's data or database.
+os.environ["RELAPSE_CDS_DATA_DIR"] = tempfile.mkdtemp(prefix="relapse-cds-tests-")
+os.environ.pop("RELAPSE_CDS_DATABASE_URL", None)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "patients"
 SERVICE_URL = "/cds-services/relapse-all-assessment"
@@ -20,6 +26,8 @@ def check_body(path: str, status: int, body: object) -> None:
     """The conformance gate applied to every response the tests produce."""
     if status == 200 and path == "/cds-services":
         assert_conformant_discovery(body)
+    elif status == 200 and path.startswith("/cds-services/") and path.endswith("/feedback"):
+        assert set(body) == {"stored", "duplicates", "unknownCards"}, body  # the feedback receipt
     elif status == 200 and path.startswith("/cds-services/"):
         assert_conformant_response(body)
         if path == SERVICE_URL or body["cards"]:  # order-sign without an HSCT order answers no card, no assessment

@@ -34,20 +34,30 @@ def _healthy(base: str) -> bool:
         return False
 
 
+def _child_env(extra: dict[str, str] | None) -> dict[str, str]:
+    """The test process's environment, without its own metrics directory (a server counts in its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return dict(env, **(extra or {}))
+
+
+def wait_until_healthy(process: subprocess.Popen, base: str, log_path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not _healthy(base):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start: {log_path.read_text()}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running(command: list[str], log_path: Path, port: int, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Iterator[str]:
     """Run `command` (which must listen on 127.0.0.1:`port`); yield its base URL; stop it after."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), cwd=cwd,
+            command, stdout=log, stderr=subprocess.STDOUT, env=_child_env(env), cwd=cwd,
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while not _healthy(base):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()}")
-                time.sleep(0.2)
+            wait_until_healthy(process, base, log_path)
             yield base
         finally:
             process.terminate()

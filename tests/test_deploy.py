@@ -119,15 +119,16 @@ def _pins(path) -> dict[str, str]:
 
 
 def _runtime_closure() -> dict[str, list]:
-    """Every distribution the installed relapse-cds needs at run time (markers evaluated, no extras)."""
+    """Every distribution the installed relapse-cds needs at run time (markers evaluated; none of
+    relapse-cds's own extras, but the extras its dependencies ask for, e.g. psycopg[binary])."""
     from importlib.metadata import distribution
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    def requires(name: str) -> list[Requirement]:
+    def requires(name: str, extras: frozenset[str] = frozenset()) -> list[Requirement]:
         reqs = [Requirement(r) for r in distribution(name).requires or []]
-        return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+        return [r for r in reqs if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in ("", *extras))]
 
     closure: dict[str, list] = {}
     todo = [("relapse-cds", r) for r in requires("relapse-cds")]
@@ -136,7 +137,7 @@ def _runtime_closure() -> dict[str, list]:
         key = canonicalize_name(req.name)
         closure.setdefault(key, []).append(req)
         if len(closure[key]) == 1:
-            todo += [(key, r) for r in requires(req.name)]
+            todo += [(key, r) for r in requires(req.name, frozenset(req.extras))]
     return closure
 
 

@@ -197,7 +197,9 @@ class Runner:
 def _environ() -> dict[str, str]:
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("RELAPSE_CDS_")}
+    # The settings of the test process are not the reader's; its throwaway data directory is kept, so
+    # that the README's commands never write a store into the home directory.
+    return {k: v for k, v in os.environ.items() if not k.startswith("RELAPSE_CDS_") or k == "RELAPSE_CDS_DATA_DIR"}
 
 
 @pytest.mark.e2e

@@ -44,7 +44,10 @@ def test_unknown_site_and_lineage_over_http(client):
     could_be = [line for line in missing_card["detail"].splitlines() if "could be" in line]
     assert len(could_be) == 2 and not any("undetermined" in line for line in could_be), could_be
     card_ext = missing_card["extension"]["org.relapse-cds.card"]
-    assert "rules" not in card_ext and "cog.site-not-in-table" in card_ext["candidateRules"]
+    # No decision rule fired, so none is among the card's rules: those name the missing facts it asks for
+    # (`missing.<fact>`, so that feedback on the card is tied to them); the candidates stay apart.
+    assert card_ext["rules"] == [f"missing.{m}" for m in assessment["missing"]]
+    assert "cog.site-not-in-table" in card_ext["candidateRules"]
 
 
 def test_a_decided_answer_keeps_its_fired_rules(client):

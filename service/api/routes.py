@@ -13,6 +13,7 @@ from ..logs import log_call
 from ..pipeline import TooManyToRead, evaluate
 from ..render import Rendered, render
 from ..treatment.orders import hsct_orders, order_cards
+from .audit import record_invocation
 from .body import read_json
 from .errors import ApiError
 from .limits import check_prefetch_size
@@ -92,6 +93,8 @@ def invoke(service_id: str):
     if orders is not None:  # order-sign: one card answering the HSCT order(s), the assessment beside it
         rendered = Rendered(order_cards(evaluation.assessment, knowledge, orders), rendered.extension)
     a = evaluation.assessment
+    if rendered.cards:
+        record_invocation(service.id, hook_request, context["patientId"], a, rendered.cards, started)
     log_call(  # no patient id, no token: the hookInstance ties a line to the EHR's call
         log, hookInstance=hook_request["hookInstance"], service=service.id, cards=len(rendered.cards),
         cogRisk=a.cog.value, hsct=a.hsct.value, missing=len(a.missing), ms=round((time.perf_counter() - started) * 1000, 1),

@@ -105,7 +105,8 @@ def options_card(key: str, situation: Situation, treatment: TreatmentTexts, text
         lines += ["", phrases["trials_closed"], ""]
     lines += evidence(phrases["evidence_heading"], cited, treatment, texts)
     trials = {"label": options["trials_link"]["label"], "url": options["trials_link"]["url"], "type": "absolute"}
-    return card("treatment-options", body["summary"], "info", "\n".join(lines).strip(), texts, options["topic"], [trials], situation=key)
+    return card("treatment-options", body["summary"], "info", "\n".join(lines).strip(), texts, options["topic"], [trials], situation=key,
+                rules=[f"treatment.{key}"])  # the rule id feedback on this card is counted under
 
 
 def work_up_lines(assessment: Assessment, situation: Situation, treatment: TreatmentTexts, texts: CardTexts) -> list[str]:
@@ -129,4 +130,4 @@ def work_up_card(assessment: Assessment, situation: Situation, treatment: Treatm
     transplant (and so the MRD just before it) is usually months away when the relapse is assessed."""
     work_up = treatment.work_up
     detail = "\n".join(work_up_lines(assessment, situation, treatment, texts)).strip()
-    return card("transplant-work-up", work_up["summary"], "info", detail, texts, work_up["topic"], [])
+    return card("transplant-work-up", work_up["summary"], "info", detail, texts, work_up["topic"], [], rules=["treatment.transplant-work-up"])
