@@ -1,15 +1,21 @@
-"""Benchmark: patient-view with a complete 300-resource prefetch vs a parse-only endpoint, same server.
+"""Benchmark: patient-view vs a parse-only endpoint in the same server, on two bodies, plus in-process cost.
 
-Starts `relapse-cds serve` (gunicorn) on loopback with the parse-only endpoint enabled, then measures
-1. latency: sequential requests alternating the two endpoints (p50/p99/mean, client-side, per request);
-2. throughput: concurrent clients for a fixed time per endpoint (requests per second);
-3. in-process: the pipeline alone (evaluate + render) vs json.loads of the same body, no HTTP.
+Starts `relapse-cds serve` (gunicorn, gevent workers) on loopback with the parse-only endpoint on, then
+for each body measures
+1. latency: sequential requests alternating the endpoints (p50/p99/mean, client-side, per request);
+2. throughput: concurrent clients for a fixed time per endpoint (requests per second).
+Bodies: the realistic chart (bench/chart.py: ~300 records the rules read, and routine labs), sent as a
+chart opened again (the same resources: the model cache answers) and as a chart opened for the first
+time (every resource a new version: validated); and the earlier 300-resource body (bench/patient300.py,
+7 records the rules read). Then, in-process (no HTTP), the pipeline's cost on charts of 100 to 3,000
+records: lazy (this service, no cache), validate-everything (the earlier way), and a chart opened again.
 All loops are bounded; only 127.0.0.1 is contacted. Usage: python bench/run.py [--requests N] [--seconds S]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import http.client
 import json
 import os
@@ -26,10 +32,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from patient300 import PATIENT_ID, hook_request  # noqa: E402
+import chart  # noqa: E402
+import patient300  # noqa: E402
 
 SERVICE = "/cds-services/relapse-all-assessment"
 BASELINE = "/bench/parse-only"
+#: Distinct versions of the chart sent in turn as "first opening": more resources than the model
+#: caches of both workers hold, so every one is validated.
+COLD_VERSIONS = 64
 
 
 def free_port() -> int:
@@ -55,21 +65,33 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def latency(port: int, body: bytes, n: int) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {SERVICE: [], BASELINE: []}
-    for _ in range(n):
-        for path in (BASELINE, SERVICE):
-            samples[path].append(post(port, path, body))
+def new_versions(request: dict, count: int) -> list[bytes]:
+    """The same chart `count` times, each time with every resource at another meta.versionId."""
+    bodies = []
+    for n in range(count):
+        variant = copy.deepcopy(request)
+        for value in variant["prefetch"].values():
+            for entry in (value or {}).get("entry", []):
+                entry["resource"].setdefault("meta", {})["versionId"] = f"bench-{n}"
+        bodies.append(json.dumps(variant).encode())
+    return bodies
+
+
+def latency(port: int, cases: dict[str, tuple[str, list[bytes]]], n: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(n):
+        for name, (path, bodies) in cases.items():
+            samples[name].append(post(port, path, bodies[i % len(bodies)]))
     return samples
 
 
-def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) -> float:
+def throughput(port: int, path: str, bodies: list[bytes], clients: int, seconds: float) -> float:
     count = [0] * clients
     stop = time.monotonic() + seconds
 
     def worker(i: int) -> None:
         while time.monotonic() < stop:
-            post(port, path, body)
+            post(port, path, bodies[(count[i] * clients + i) % len(bodies)])
             count[i] += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
@@ -81,23 +103,75 @@ def throughput(port: int, path: str, body: bytes, clients: int, seconds: float) 
     return sum(count) / (time.monotonic() - started)
 
 
-def in_process(body: bytes, n: int) -> tuple[float, float]:
+def serve(port: int, workers: int) -> subprocess.Popen:
+    """The service with the parse-only baseline endpoint on, its own log quiet."""
+    return start_service(port, workers, dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING"))
+
+
+def in_process(sizes: list[int], rounds: int) -> list[tuple[int, int, float, float, float, float]]:
+    """(records, validated, lazy ms, validate-everything ms, opened-again ms, json.loads ms) per chart size,
+    in CPU time of this process (the median of several runs): on a shared machine, wall time measures the
+    neighbours too."""
+    from service import create_app
+    from service.fhir.cache import ModelCache
+    from service.fhir.select import select
+    from service.pipeline import evaluate
+    from service.prefetch import resolve
+    from service.render import render
+
+    app = create_app()
+    knowledge, service, selector = (app.extensions[k] for k in ("relapse_cds.knowledge", "relapse_cds.service", "relapse_cds.selector"))
+    today = date.today()
+    rows = []
+    for size in sizes:
+        request = chart.hook_request(size)
+        body = json.dumps(request).encode()
+        prefetch, pid = request["prefetch"], request["context"]["patientId"]
+        cache = ModelCache(100_000)
+
+        def run(**kw) -> float:
+            started = time.process_time()
+            evaluation = evaluate(prefetch, pid, knowledge, service, selector, today, **kw)
+            render(evaluation.assessment, knowledge, pid, today.isoformat())
+            return (time.process_time() - started) * 1000
+
+        repeat = max(3, rounds * 300 // size)
+        lazy = statistics.median(run() for _ in range(repeat))
+        full = statistics.median(run(lazy=False) for _ in range(repeat))
+        run(cache=cache)
+        warm = statistics.median(run(cache=cache) for _ in range(repeat))
+        started = time.process_time()
+        for _ in range(repeat):
+            json.loads(body)
+        loads = (time.process_time() - started) / repeat * 1000
+        resolved = resolve(prefetch, service)
+        picks = len(select(resolved.resources, pid, selector, resolved.clashes).picks)
+        relevant = len(select(resolved.resources, pid, selector, resolved.clashes, lazy=False).picks)
+        rows.append((relevant, picks, lazy, full, warm, loads))
+    return rows
+
+
+def profile(size: int) -> None:
+    """Where the time goes in the pipeline (pyinstrument, if installed)."""
+    from pyinstrument import Profiler
+
     from service import create_app
     from service.pipeline import evaluate
     from service.render import render
 
     app = create_app()
     knowledge, service, selector = (app.extensions[k] for k in ("relapse_cds.knowledge", "relapse_cds.service", "relapse_cds.selector"))
-    parsed = json.loads(body)
-    t = time.perf_counter()
-    for _ in range(n):
-        json.loads(body)
-    parse_ms = (time.perf_counter() - t) / n * 1000
-    t = time.perf_counter()
-    for _ in range(n):
-        evaluation = evaluate(parsed["prefetch"], PATIENT_ID, knowledge, service, selector, date.today())
-        render(evaluation.assessment, knowledge, PATIENT_ID, date.today().isoformat())
-    return parse_ms, (time.perf_counter() - t) / n * 1000
+    request = chart.hook_request(size)
+    profiler = Profiler(interval=0.0002)
+    for lazy in (False, True):
+        profiler.start()
+        for _ in range(20):
+            evaluation = evaluate(request["prefetch"], chart.PATIENT_ID, knowledge, service, selector, date.today(), lazy=lazy)
+            render(evaluation.assessment, knowledge, chart.PATIENT_ID, date.today().isoformat())
+        profiler.stop()
+        print(f"\n--- profile, {'lazy' if lazy else 'validate everything'}, chart of {size} records, 20 runs ---")
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        profiler.reset()
 
 
 def start_service(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
@@ -120,37 +194,56 @@ def start_service(port: int, workers: int, env: dict[str, str]) -> subprocess.Po
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500, help="sequential requests per endpoint (latency)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per endpoint (throughput)")
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests per endpoint and body (latency)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per endpoint and body (throughput)")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--resources", type=int, default=300)
+    parser.add_argument("--sizes", default="100,300,1000,3000", help="in-process chart sizes (records the rules read)")
+    parser.add_argument("--profile", action="store_true", help="also print a pyinstrument profile of the pipeline")
     args = parser.parse_args()
 
-    request = hook_request(args.resources)
-    body = json.dumps(request).encode()
-    resources = 1 + sum(len(v["entry"]) for v in request["prefetch"].values() if isinstance(v, dict) and v.get("resourceType") == "Bundle")
+    realistic = chart.hook_request(300)
+    warm_body = json.dumps(realistic).encode()
+    cold_bodies = new_versions(realistic, COLD_VERSIONS)
+    old_body = json.dumps(patient300.hook_request(300)).encode()
+    # The same chart again is answered from the workers' model caches; new versions of it are not.
+    cases = {
+        "chart: parse-only": (BASELINE, [warm_body]),
+        "chart: patient-view, opened again": (SERVICE, [warm_body]),
+        "chart: patient-view, first opening": (SERVICE, cold_bodies),
+        "earlier body: parse-only": (BASELINE, [old_body]),
+        "earlier body: patient-view": (SERVICE, [old_body]),
+    }
     port = free_port()
-    env = dict(os.environ, RELAPSE_CDS_BENCH_ENDPOINT="1", RELAPSE_CDS_LOG_LEVEL="WARNING")
-    server = start_service(port, args.workers, env)
+    server = serve(port, args.workers)
     try:
-        latency(port, body, 30)  # warm-up: every worker imports and validates once
-        samples = latency(port, body, args.requests)
-        rps = {path: throughput(port, path, body, args.clients, args.seconds) for path in (BASELINE, SERVICE)}
+        latency(port, cases, 20)  # warm-up: every worker imports and validates once
+        samples = latency(port, cases, args.requests)
+        rps = {name: throughput(port, path, bodies, args.clients, args.seconds) for name, (path, bodies) in cases.items()}
     finally:
         server.terminate()
         server.wait(timeout=15)
-    parse_ms, pipeline_ms = in_process(body, 200)
+    rows = in_process([int(s) for s in args.sizes.split(",")], rounds=10)
 
-    print(f"relapse-cds benchmark: {resources} resources, {len(body) / 1024:.0f} KiB body, gunicorn {args.workers} workers, "
-          f"{os.cpu_count()} CPUs, loopback")
-    print(f"{'endpoint':<52}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'req/s':>9}")
-    for label, path in (("parse-only baseline " + BASELINE, BASELINE), ("patient-view " + SERVICE, SERVICE)):
-        s = samples[path]
-        print(f"{label:<52}{percentile(s, 50):>9.2f}{percentile(s, 99):>9.2f}{statistics.fmean(s):>9.2f}{rps[path]:>9.0f}")
-    ratio = percentile(samples[SERVICE], 50) / percentile(samples[BASELINE], 50)
-    print(f"service/baseline p50 ratio: {ratio:.2f}x (target <= 3x); service p99: {percentile(samples[SERVICE], 99):.2f} ms (target < 25 ms)")
-    print(f"in-process: json.loads {parse_ms:.2f} ms; pipeline (select, validate, features, rules, cards) {pipeline_ms:.2f} ms")
+    records = sum(len(v["entry"]) for v in realistic["prefetch"].values() if isinstance(v, dict) and v.get("resourceType") == "Bundle") + 1
+    print(f"relapse-cds benchmark, {date.today().isoformat()}: gunicorn (gevent) {args.workers} workers, {os.cpu_count()} CPUs, loopback, "
+          f"{args.requests} sequential requests per row, then {args.clients} clients for {args.seconds:.0f} s per row; "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"chart: {records} resources ({rows[1][0] if len(rows) > 1 else '?'} the rules read), {len(warm_body) / 1024:.0f} KiB; "
+          f"earlier body: 300 resources (7 the rules read), {len(old_body) / 1024:.0f} KiB")
+    print(f"{'':<40}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'req/s':>8}{'p50 / parse-only':>18}")
+    for name in cases:
+        s = samples[name]
+        base = samples["chart: parse-only" if name.startswith("chart") else "earlier body: parse-only"]
+        ratio = f"{percentile(s, 50) / percentile(base, 50):.2f}x"
+        print(f"{name:<40}{percentile(s, 50):>9.2f}{percentile(s, 99):>9.2f}{statistics.fmean(s):>9.2f}{rps[name]:>8.0f}{ratio:>18}")
+    print("targets (chart): patient-view p99 < 25 ms and p50 <= 3x parse-only")
+    print("\nin-process, chart of N records the rules read (+100 routine labs), median CPU ms (no HTTP):")
+    print(f"{'records':>8}{'validated':>11}{'lazy':>9}{'validate all':>14}{'opened again':>14}{'json.loads':>12}")
+    for relevant, picks, lazy, full, warm, loads in rows:
+        print(f"{relevant:>8}{picks:>11}{lazy:>9.1f}{full:>14.1f}{warm:>14.1f}{loads:>12.1f}")
+    if args.profile:
+        profile(300)
     return 0
 
 

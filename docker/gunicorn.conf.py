@@ -4,10 +4,16 @@ Run: gunicorn -c docker/gunicorn.conf.py 'service:create_app()'
 Every value can be changed through the environment without rebuilding the image.
 """
 
-import os
-import sys
+# gevent workers (each connection a greenlet: a slow client holds no worker). Make sockets cooperative
+# before gunicorn loads the app and whatever HTTP client library it imports.
+from gevent import monkey
 
-from service.config import ConfigError, Settings
+monkey.patch_all()
+
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from service.config import ConfigError, Settings  # noqa: E402
 
 # Every RELAPSE_CDS_* setting is read and checked here, before gunicorn starts: a bad value stops the
 # container with one line naming the variable and the form expected (exit 2), not a traceback.
@@ -20,10 +26,14 @@ except ConfigError as exc:
 # Listen on all interfaces inside the container; publish the port with the container runtime.
 bind = settings.bind
 
-# The work is mostly CPU-bound (fetching from the EHR waits at most RELAPSE_CDS_FETCH_DEADLINE_S): one worker per CPU the container may use
-# (os.sched_getaffinity: a cpuset-limited container, not the host), plus one; RELAPSE_CDS_WORKERS overrides.
+# The work is mostly CPU-bound (fetching from the EHR waits at most RELAPSE_CDS_FETCH_DEADLINE_S): one
+# worker per CPU the container may use (os.sched_getaffinity: a cpuset-limited container, not the host),
+# plus one; RELAPSE_CDS_WORKERS overrides. gevent: a connection waiting for a slow client (or a fetch
+# waiting for the EHR) costs a greenlet, not a worker (with "sync", two clients sending a byte a second
+# stall the service).
 workers = settings.workers
-worker_class = "sync"
+worker_class = "gevent"
+worker_connections = 1000
 
 # Load the app (and validate cards/ and mappings/) once in the master: a broken knowledge file stops
 # the container at start-up instead of failing every worker; workers share the loaded pages.
@@ -32,6 +42,7 @@ preload_app = True
 # A patient-view answer takes milliseconds; anything near these limits is a stuck worker.
 timeout = settings.worker_timeout
 graceful_timeout = 10
+# Also the time a client may take to send a request's headers (the gevent worker drops it after this).
 keepalive = 5
 
 # Recycle workers now and then so that slow leaks cannot build up over months of uptime.

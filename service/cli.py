@@ -16,13 +16,19 @@ from .knowledge import KnowledgeError, load_knowledge
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # The settings first: a bad one stops here (ConfigError, one line from main()) before anything in
+    # this process is patched.
+    settings = Settings.from_env()
+    # gevent workers: each connection is a greenlet, so a client that sends slowly holds no worker
+    # (sync workers: two such clients stall the service). Sockets are made cooperative here, before
+    # the app (and any HTTP client library it imports) is loaded, not only in the forked workers.
+    from gevent import monkey
+
+    monkey.patch_all()
     from gunicorn.app.base import BaseApplication
 
-    from . import create_app
+    from . import create_app, metrics
 
-    from . import metrics
-
-    settings = Settings.from_env()  # a bad setting: ConfigError, one line from main()
     metrics.fresh_directory()  # before the workers fork: they all count into it
     try:
         app = create_app(settings)
@@ -45,6 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            for name, value in SERVING.items():
+                self.cfg.set(name, value)
             self.cfg.set("timeout", settings.worker_timeout)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("accesslog", "-" if args.access_log else None)
@@ -60,6 +68,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     _Server().run()
     return 0
+
+
+#: How `serve` runs gunicorn (docker/gunicorn.conf.py says the same for the container). gevent reads
+#: each request in its own greenlet; `keepalive` also bounds the time a client may take to send its
+#: request headers (gunicorn's gevent worker drops it after that many seconds).
+SERVING = {"worker_class": "gevent", "worker_connections": 1000, "keepalive": 5}
 
 
 def _request_parts(data: dict) -> tuple[dict, str | None]:

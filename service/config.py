@@ -127,6 +127,16 @@ class Settings:
     log_level: str = "INFO"
     #: RELAPSE_CDS_CORS_ORIGINS: origins browsers may call from (comma-separated; `*` any; empty: none).
     cors_origins: tuple[str, ...] = ("*",)
+    #: RELAPSE_CDS_MAX_RESOURCES_PER_KEY / RELAPSE_CDS_MAX_RESOURCES: more resources in one prefetch key,
+    #: or in all keys together, get 413; RELAPSE_CDS_MAX_VALIDATED: more resources that can decide the
+    #: answer (each is validated, ~0.15 ms) get 413 too. Together they bound what one request costs.
+    max_resources_per_key: int = 5000
+    max_resources: int = 10000
+    max_validated: int = 3000
+    #: RELAPSE_CDS_MODEL_CACHE: validated FHIR resources kept per worker for charts opened again (about
+    #: 15 KB each). The garbage collector's thresholds are set in create_app so that full collections,
+    #: which scan the cached models, stay rare.
+    model_cache: int = 2048
     #: RELAPSE_CDS_LOG_FORMAT: `text` (one readable line) or `json` (one JSON object a line, for log shippers).
     log_format: str = "text"
     #: RELAPSE_CDS_HOST, RELAPSE_CDS_PORT: where `relapse-cds serve` listens.
@@ -181,6 +191,10 @@ class Settings:
             bench_endpoint=_bool("RELAPSE_CDS_BENCH_ENDPOINT", False),
             log_level=_choice("RELAPSE_CDS_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
             cors_origins=_origins(os.environ.get("RELAPSE_CDS_CORS_ORIGINS")),
+            max_resources_per_key=_int("RELAPSE_CDS_MAX_RESOURCES_PER_KEY", cls.max_resources_per_key),
+            max_resources=_int("RELAPSE_CDS_MAX_RESOURCES", cls.max_resources),
+            max_validated=_int("RELAPSE_CDS_MAX_VALIDATED", cls.max_validated),
+            model_cache=_int("RELAPSE_CDS_MODEL_CACHE", cls.model_cache),
             log_format=_choice("RELAPSE_CDS_LOG_FORMAT", "text", ("text", "json")),
             host=_text("RELAPSE_CDS_HOST", cls.host),
             port=_int("RELAPSE_CDS_PORT", cls.port, maximum=65535),

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from .definition import ServiceDefinition
 from .features.extract import extract
 from .features.model import Features
-from .fhir.parse import label, validate_resource
-from .fhir.select import Selector, subject_id
+from .fhir.cache import ModelCache
+from .fhir.parse import parse
+from .fhir.select import Selector, select
 from .knowledge import Knowledge
 from .prefetch import resolve
 from .rules.assess import Assessment, assess
+
+
+class TooManyToRead(ValueError):
+    """The record holds more resources that can decide the answer than one request may validate."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(f"the prefetch holds {count} resources that would have to be validated; at most {limit} are accepted")
+        self.count, self.limit = count, limit
 
 
 @dataclass(frozen=True)
@@ -30,41 +39,39 @@ def evaluate(
     service: ServiceDefinition,
     selector: Selector,
     as_of: date,
+    *,
     notes: Sequence[str] = (),
+    lazy: bool = True,
+    cache: ModelCache | None = None,
+    max_validated: int | None = None,
 ) -> Evaluation:
-    """`notes`: what fetching the data said (capped, failed), listed with the prefetch problems."""
+    """`notes`: what fetching the data said (capped, failed), listed with the prefetch problems.
+    `lazy` validates only the records that can decide the answer (fhir/select.py says which);
+    `lazy=False` validates every relevant record, the reference the property tests hold it to.
+    More than `max_validated` records to validate raise `TooManyToRead` before any is validated."""
     resolved = resolve(prefetch, service)
-    problems = list(resolved.problems) + list(notes)
     if patient_id is None:  # a bare Bundle: the record is about its Patient
         patient_id = next((r.get("id") for r in resolved.resources if r.get("resourceType") == "Patient"), None)
-    models = []
-    unreadable_relapses: list[str] = []  # invalid Conditions that may record a relapse
-    clashes: list[str] = []  # ids the rules would read twice, with different content
-    for resource in resolved.resources:
-        if not selector.relevant(resource):
-            continue
-        rid = resource.get("id")
-        if isinstance(rid, str) and (resource.get("resourceType"), rid) in resolved.clashes and label(resource) not in clashes:
-            clashes.append(label(resource))
-        if resource.get("resourceType") == "Patient":
-            owner = resource.get("id")
-            if patient_id is not None and owner is None:
-                problems.append("Patient without an id ignored: it cannot be told to be this patient")
-                continue
-        else:
-            owner = subject_id(resource)
-        if patient_id is not None and owner is not None and owner != patient_id:
-            problems.append(f"{label(resource)} ignored: it is about another patient")
-            continue
-        model, problem = validate_resource(resource)
-        if problem:
-            problems.append(problem)
-            if resource.get("resourceType") == "Condition" and selector.may_be_relapse(resource):
-                unreadable_relapses.append(label(resource))
-        else:
-            models.append(model)
+    selection = select(resolved.resources, patient_id, selector, resolved.clashes, lazy=lazy)
+    if max_validated is not None and len(selection.picks) > max_validated:
+        raise TooManyToRead(len(selection.picks), max_validated)
+    parsed = parse(selection.picks, cache)
     features = extract(
-        models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable), problems=problems,
-        unreadable_relapses=tuple(unreadable_relapses), id_clashes=tuple(clashes),
+        parsed.models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable),
+        problems=[*resolved.problems, *notes, *selection.problems, *parsed.problems],
+        unreadable_relapses=parsed.unreadable_relapses, id_clashes=selection.clashes,
     )
+    features = replace(features, problems=bounded(features.problems))
     return Evaluation(features, assess(features), patient_id)
+
+
+#: An answer lists at most this many records it could not use, then counts the rest: ten megabytes of
+#: broken records must not come back as megabytes of answer.
+MAX_PROBLEMS_LISTED = 100
+
+
+def bounded(problems: tuple[str, ...]) -> tuple[str, ...]:
+    if len(problems) <= MAX_PROBLEMS_LISTED:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS_LISTED
+    return (*problems[:MAX_PROBLEMS_LISTED], f"... and {rest} more record{'s' if rest > 1 else ''} not used (not listed)")

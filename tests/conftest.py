@@ -79,3 +79,16 @@ def assessment_of(response) -> dict:
 
 def load_fixture(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _the_test_process_is_never_patched_by_gevent():
+    """`relapse-cds serve` and the container's gunicorn config make sockets cooperative for their whole
+    process; run in this one, they would break every HTTPS client test after them. Run them in children."""
+    yield
+    import sys
+
+    if "gevent.monkey" in sys.modules:
+        from gevent import monkey
+
+        assert not monkey.is_module_patched("socket"), "a test patched the pytest process with gevent"

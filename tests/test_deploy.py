@@ -162,15 +162,25 @@ def test_the_build_tools_are_pinned_and_satisfy_the_build_system():
         assert req.specifier.contains(pins[canonicalize_name(req.name)]), f"{BUILD_LOCK.name} does not satisfy {req}"
 
 
-def test_the_container_runs_one_worker_per_usable_cpu_plus_one(monkeypatch):
-    """os.sched_getaffinity: the CPUs this container may use (a cpuset), not the host's count."""
-    import os
-    import runpy
+_WORKERS_OF_CONFIG = """
+import os, runpy, sys
+os.sched_getaffinity = lambda pid: {0, 1}
+os.cpu_count = lambda: 64
+print(runpy.run_path(sys.argv[1])["workers"])
+"""
 
-    monkeypatch.delenv("RELAPSE_CDS_WORKERS", raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    conf = ROOT / "docker" / "gunicorn.conf.py"
-    assert runpy.run_path(str(conf))["workers"] == 3
-    monkeypatch.setenv("RELAPSE_CDS_WORKERS", "5")
-    assert runpy.run_path(str(conf))["workers"] == 5
+
+def test_the_container_runs_one_worker_per_usable_cpu_plus_one():
+    """os.sched_getaffinity: the CPUs this container may use (a cpuset), not the host's count. In a
+    child process: the config makes sockets cooperative (gevent) for the whole process it runs in."""
+    import os
+    import subprocess
+
+    conf = str(ROOT / "docker" / "gunicorn.conf.py")
+    env = {k: v for k, v in os.environ.items() if k != "RELAPSE_CDS_WORKERS"}
+    workers = lambda extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", _WORKERS_OF_CONFIG, conf], env=dict(env, **extra), cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.strip()
+    assert workers({}) == "3"
+    assert workers({"RELAPSE_CDS_WORKERS": "5"}) == "5"

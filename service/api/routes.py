@@ -10,13 +10,14 @@ from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
 from ..logs import log_call
-from ..pipeline import evaluate
+from ..pipeline import TooManyToRead, evaluate
 from ..render import Rendered, render
 from ..treatment.orders import hsct_orders, order_cards
 from .audit import record_invocation
 from .body import read_json
 from .errors import ApiError
 from .fetching import prefetch_with_fetched
+from .limits import check_prefetch_size
 from .order_schemas import OrderSignContextSchema
 from .schemas import HookRequestSchema, PatientViewContextSchema
 
@@ -73,6 +74,8 @@ def invoke(service_id: str):
     except ValidationError as exc:
         raise ApiError(400, "invalid", f"invalid {service.hook} context", [f"context.{m}" for m in _messages(exc)]) from None
 
+    settings = current_app.extensions["relapse_cds.settings"]
+    check_prefetch_size(hook_request.get("prefetch"), settings.max_resources_per_key, settings.max_resources)
     knowledge = current_app.extensions["relapse_cds.knowledge"]
     orders = hsct_orders(context["draftOrders"], knowledge, context["patientId"]) if service.hook == "order-sign" else None
     if orders == []:  # order-sign without an HSCT order: nothing to check, no card
@@ -81,10 +84,14 @@ def invoke(service_id: str):
         return jsonify({"cards": []})
     today = date.today()
     completed = prefetch_with_fetched(hook_request, context["patientId"], service)
-    evaluation = evaluate(
-        completed.prefetch, context["patientId"], knowledge, service,
-        current_app.extensions["relapse_cds.selector"], today, notes=completed.notes,
-    )
+    try:
+        evaluation = evaluate(
+            completed.prefetch, context["patientId"], knowledge, service, current_app.extensions["relapse_cds.selector"],
+            today, notes=completed.notes, cache=current_app.extensions["relapse_cds.model_cache"],
+            max_validated=settings.max_validated,
+        )
+    except TooManyToRead as exc:
+        raise ApiError(413, "too-costly", str(exc)) from None
     rendered = render(evaluation.assessment, knowledge, context["patientId"], today.isoformat())
     if orders is not None:  # order-sign: one card answering the HSCT order(s), the assessment beside it
         rendered = Rendered(order_cards(evaluation.assessment, knowledge, orders), rendered.extension)

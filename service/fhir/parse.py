@@ -6,7 +6,8 @@ Observation must not hide a valid relapse record. The message carries no field v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B.condition import Condition
@@ -15,6 +16,8 @@ from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.specimen import Specimen
 from pydantic import ValidationError
+
+from .cache import ModelCache
 
 MODELS = {"Patient": Patient, "Condition": Condition, "Observation": Observation, "Procedure": Procedure, "Specimen": Specimen}
 
@@ -38,3 +41,28 @@ def validate_resource(resource: Mapping) -> tuple[Any | None, str | None]:
         return None, f"{label(resource)} skipped: not valid FHIR R4 at {where} ({first.get('type', 'invalid')}; {exc.error_count()} error(s))"
     except Exception as exc:  # noqa: BLE001 - the model library raises KeyError, TypeError... on odd input
         return None, f"{label(resource)} skipped: not valid FHIR R4 ({type(exc).__name__})"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The second pass: models of the selected resources, and what could not be read."""
+
+    models: tuple[Any, ...]
+    problems: tuple[str, ...]
+    #: Invalid Conditions that may record a relapse: their loss leaves the relapse count unknown.
+    unreadable_relapses: tuple[str, ...]
+
+
+def parse(picks: Iterable[Any], cache: ModelCache | None = None) -> Parsed:
+    """Validate each selected resource once (`Pick`s from select.py: resource, may_be_relapse); a
+    resource validated for an earlier request, unchanged, comes from the cache."""
+    models, problems, unreadable = [], [], []
+    for pick in picks:
+        model, problem = cache.validated(pick.resource, validate_resource) if cache is not None else validate_resource(pick.resource)
+        if problem:
+            problems.append(problem)
+            if pick.may_be_relapse:
+                unreadable.append(label(pick.resource))
+        else:
+            models.append(model)
+    return Parsed(tuple(models), tuple(problems), tuple(unreadable))

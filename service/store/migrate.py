@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+# Alembic announces its plugins at INFO when imported and its own INFO lines bypass the service's log
+# format (text or JSON): quiet before the import; open_store logs the outcome.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: Alembic's own INFO lines bypass the service's log format (text or JSON); open_store logs the outcome.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _config() -> Config:
