@@ -35,7 +35,7 @@ def node_ready() -> str | None:
     """Why the Medplum server cannot run here, or None. Its npm packages are installed on first use
     from the committed lock file (`npm ci`), so the README's plain test command works on a fresh machine."""
     if shutil.which("node") is None or shutil.which("npm") is None:
-        return "node and npm are not installed (Node >= 20.19 is needed for the fetch tests' FHIR server)"
+        return "Node.js and npm are not installed (Node >= 20.19 runs the fetch tests' FHIR server)"
     if not (FHIR_SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
         done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=FHIR_SERVER_DIR,
                               capture_output=True, text=True, timeout=600, check=False)
