@@ -283,19 +283,17 @@ def load_cards(rule_ids: frozenset[str], flag_names: tuple[str, ...], missing_na
     for name in SUGGESTIONS:
         if name not in cards["suggestions"]:
             problems.append(f"cards.yaml: suggestions.{name} missing")
-    for flag, body in cards["flags"].items():
-        for variant, text in body.get("variants", {}).items():
-            for ref in text["refs"]:
-                if ref["ref"] not in references:
-                    problems.append(f"cards.yaml: flags.{flag}.variants.{variant} cites reference {ref['ref']} absent from references.yaml")
     for name in missing_names:
         if name not in cards["labels"].get("missing", {}):
             problems.append(f"cards.yaml: labels.missing.{name} missing")
-    for kind, table in (("rules", cards["rules"]), ("flags", cards["flags"])):
-        for key, body in table.items():
-            for ref in body["refs"]:
-                if ref["ref"] not in references:
-                    problems.append(f"cards.yaml: {kind}.{key} cites reference {ref['ref']} absent from references.yaml")
+    citing = [(f"rules.{key}", body) for key, body in cards["rules"].items()]
+    for key, body in cards["flags"].items():
+        citing.append((f"flags.{key}", body))
+        citing += [(f"flags.{key}.variants.{name}", text) for name, text in body.get("variants", {}).items()]
+    for where, body in citing:
+        for ref in body["refs"]:
+            if ref["ref"] not in references:
+                problems.append(f"cards.yaml: {where} cites reference {ref['ref']} absent from references.yaml")
     if problems:
         raise KnowledgeError(problems)
     texts = CardTexts(**{k: cards[k] for k in ("source", "link", "labels", "summaries", "phrases", "messages", "rules", "flags", "suggestions", "override_reasons", "override_system")}, references=references)

@@ -133,25 +133,45 @@ def _relapse_flags(reading: ReadingInputs) -> FlagResult:
     return FlagResult(tuple(raised), tuple(not_assessed), tuple(notes))
 
 
-def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> None:
-    """Age at diagnosis in completed years. With a partial birth or diagnosis date, a flag is raised
-    only when every day the dates allow gives it; otherwise it is listed as not assessed."""
+@dataclass(frozen=True)
+class _Age:
+    """Age at diagnosis in completed years: the fewest and the most the (possibly partial) dates allow."""
+
+    youngest: int
+    oldest: int
+    sources: tuple[str, ...]
+    imprecise: tuple[str, ...]  # the partial dates that make youngest and oldest differ
+    shown: Message
+
+
+def _age_at_diagnosis(features: Features) -> _Age | tuple[str, ...]:
+    """The age at diagnosis, or the facts lacking to tell it (birthDate, diagnosisDate)."""
     diagnosis = features.diagnosis
     lacking = tuple(n for n, v in (("birthDate", features.birth_date), ("diagnosisDate", diagnosis)) if v is None)
     if lacking:
-        not_assessed.extend((flag, lacking) for flag in ("age-10-plus", "age-over-15"))
-        return
+        return lacking
     birth, dx = features.birth_date, diagnosis.date
     youngest = whole_years_between(birth.latest, dx.earliest)
     oldest = whole_years_between(birth.earliest, dx.latest)
-    sources = tuple(s for s in (features.patient_source, diagnosis.source) if s)
-    imprecise = tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial)
     shown = Message.of("flag_age", years=youngest) if youngest == oldest else Message.of("flag_age_range", youngest=youngest, oldest=oldest)
+    return _Age(
+        youngest, oldest, tuple(s for s in (features.patient_source, diagnosis.source) if s),
+        tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial), shown,
+    )
+
+
+def _age_flags(features: Features, raised: list[Flag], not_assessed: list) -> None:
+    """Age at diagnosis in completed years. With a partial birth or diagnosis date, a flag is raised
+    only when every day the dates allow gives it; otherwise it is listed as not assessed."""
+    age = _age_at_diagnosis(features)
+    if not isinstance(age, _Age):
+        not_assessed.extend((flag, age) for flag in ("age-10-plus", "age-over-15"))
+        return
     for flag, threshold in (("age-10-plus", AGE_10_PLUS), ("age-over-15", AGE_OVER_15_FROM)):
-        if youngest >= threshold:
-            raised.append(Flag(flag, sources, shown))
-        elif oldest >= threshold:
-            not_assessed.append((flag, imprecise))
+        if age.youngest >= threshold:
+            raised.append(Flag(flag, age.sources, age.shown))
+        elif age.oldest >= threshold:
+            not_assessed.append((flag, age.imprecise))
 
 
 def exceeds(result: Measurement, threshold: float) -> bool | None:
@@ -254,26 +274,21 @@ def _em_age_flag(features: Features, possible, raised: list[Flag], not_assessed:
     relapse order is unknown, it is listed as not assessed."""
     if not possible.site & EXTRAMEDULLARY or "b-precursor" not in possible.lineage or "first" not in possible.order:
         return
-    diagnosis = features.diagnosis
     certain_site = possible.site <= EXTRAMEDULLARY
     subgroup_open = tuple(
         m for field_name, value in (("lineage", "b-precursor"), ("order", "first"))
         if getattr(possible, field_name) != frozenset({value}) for m in possible.missing_for(field_name)
     )
-    if features.birth_date is None or diagnosis is None:
+    age = _age_at_diagnosis(features)
+    if not isinstance(age, _Age):
         if certain_site:
-            lacking = tuple(n for n, v in (("birthDate", features.birth_date), ("diagnosisDate", diagnosis)) if v is None)
-            not_assessed.append(("em-relapse-age-over-6", lacking))
+            not_assessed.append(("em-relapse-age-over-6", age))
         return
-    birth, dx = features.birth_date, diagnosis.date
-    youngest = whole_years_between(birth.latest, dx.earliest)
-    oldest = whole_years_between(birth.earliest, dx.latest)
-    if oldest < EM_AGE_FROM:
+    if age.oldest < EM_AGE_FROM:
         return
-    if youngest >= EM_AGE_FROM and certain_site and not subgroup_open:
-        shown = Message.of("flag_age", years=youngest) if youngest == oldest else Message.of("flag_age_range", youngest=youngest, oldest=oldest)
-        raised.append(Flag("em-relapse-age-over-6", tuple(s for s in (features.patient_source, diagnosis.source) if s), shown))
+    if age.youngest >= EM_AGE_FROM and certain_site and not subgroup_open:
+        raised.append(Flag("em-relapse-age-over-6", age.sources, age.shown))
         return
     missing = (() if certain_site else possible.missing_for("site")) + subgroup_open
-    missing += tuple(n for n, d in (("birthDate", birth), ("diagnosisDate", dx)) if d.partial and youngest < EM_AGE_FROM)
+    missing += age.imprecise if age.youngest < EM_AGE_FROM else ()
     not_assessed.append(("em-relapse-age-over-6", missing))

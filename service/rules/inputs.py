@@ -119,7 +119,7 @@ def derive(features: Features) -> RuleInputs:
     notes.extend(reading_notes(features))
     notes.extend(features.notes)
     possible = readings[0].possible if len(readings) == 1 else Readings(tuple(r.possible for r in readings))
-    return RuleInputs(possible, tuple(dict.fromkeys(contradictions)), tuple(notes), readings)
+    return RuleInputs(possible, tuple(contradictions), tuple(notes), readings)
 
 
 def _derive_reading(features: Features) -> ReadingInputs:
