@@ -33,3 +33,62 @@ def test_serve_patches_sockets_before_any_http_client_is_loaded():
 def test_serve_uses_gevent_workers_that_drop_slow_request_headers():
     assert SERVING["worker_class"] == "gevent"
     assert 0 < SERVING["keepalive"] <= 10  # the gevent worker's bound on reading a request's headers
+
+
+_AUDIT_OFF_THE_LOOP = """
+import sys, time
+from gevent import monkey
+monkey.patch_all()
+import gevent
+from sqlalchemy import create_engine, func, select
+from service.store.audit import AuditWriter
+from service.store.offload import blocking
+from service.store.schema import invocation, metadata
+
+native_sleep = monkey.get_original("time", "sleep")
+ticks = []
+
+def ticker():  # another request of the same worker, yielding often
+    while True:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.005)
+
+g = gevent.spawn(ticker)
+gevent.sleep(0.02)
+def longest_pause(since):
+    marks = [t for t in ticks if t >= since]
+    return max(b - a for a, b in zip(marks, marks[1:]))
+
+start = time.monotonic()
+blocking(native_sleep, 0.6)  # a commit waiting for the disk, in C, without yielding
+during = longest_pause(start)
+
+engine = create_engine("sqlite:///" + sys.argv[1])
+metadata.create_all(engine)
+writer = AuditWriter(engine)
+slow_write = writer.write
+writer.write = lambda batch: (native_sleep(0.6), slow_write(batch))
+record = {"invocation": {"id": "a" * 32, "recorded_at": __import__("datetime").datetime(2026, 1, 1), "service_id": "s", "hook": "patient-view", "hook_instance": "h",
+                         "client_iss": None, "client_tenant": None, "patient_hash": None, "relapse_number": None, "cog_risk": "x",
+                         "hsct": "x", "flags": "[]", "missing": "[]", "knowledge_version": "k", "processing_ms": 1.0}, "cards": []}
+writer.submit(record)
+start = time.monotonic()
+gevent.sleep(0.9)  # the writer wakes (0.2 s) and commits (0.6 s) meanwhile
+while_writing = longest_pause(start)
+assert writer.flush(5.0)
+with engine.connect() as c:
+    rows = c.execute(select(func.count()).select_from(invocation)).scalar()
+print(during, while_writing, rows)
+"""
+
+
+def test_a_database_commit_does_not_hold_the_other_requests_of_a_gevent_worker(tmp_path):
+    """An fsync inside SQLite cannot yield to other greenlets: the audit writer's commits run in a
+    native thread, so the worker keeps answering while the disk flushes (and the record is written)."""
+    result = subprocess.run([sys.executable, "-c", _AUDIT_OFF_THE_LOOP, str(tmp_path / "audit.db")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    during, while_writing, rows = result.stdout.split()
+    # The other greenlet ticks every 5 ms; a commit held on the loop would pause it for 0.6 s.
+    assert float(during) < 0.3 and float(while_writing) < 0.3, result.stdout
+    assert int(rows) == 1

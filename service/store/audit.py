@@ -21,6 +21,7 @@ import uuid
 from sqlalchemy import Engine, insert
 
 from .. import metrics
+from .offload import blocking
 from .schema import card, invocation
 from .times import utcnow
 
@@ -123,7 +124,7 @@ class AuditWriter:
             time.sleep(BATCH_WINDOW_S)
             while batch := self._drain():
                 try:
-                    self.write(batch)
+                    blocking(self.write, batch)  # a commit's fsync must not hold a gevent worker's requests
                 except Exception as exc:  # noqa: BLE001 - any database failure: counted, the service goes on
                     log.error("audit write failed for %d record(s): %s", len(batch), type(exc).__name__)
                     metrics.inc("relapse_cds_audit_write_failures_total", len(batch))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from .schema import jti as jti_table
+from .offload import blocking
 from .times import naive_utc, utcnow
 
 
@@ -22,14 +23,16 @@ class DatabaseJtiCache:
 
     def first_use(self, iss: str, jti: str, expires_at: datetime | int | float) -> bool:
         """Raises the database's error when it cannot answer: the caller decides (fail closed)."""
-        now = utcnow()
         try:
-            with self._engine.begin() as connection:
-                connection.execute(delete(jti_table).where(jti_table.c.expires_at < now))
-                connection.execute(insert(jti_table).values(iss=iss, jti=jti, expires_at=naive_utc(expires_at)))
+            blocking(self._record, iss, jti, naive_utc(expires_at))  # other requests go on while it commits
         except IntegrityError:
             return False
         return True
+
+    def _record(self, iss: str, jti: str, expires_at: datetime) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(jti_table).where(jti_table.c.expires_at < utcnow()))
+            connection.execute(insert(jti_table).values(iss=iss, jti=jti, expires_at=expires_at))
 
     def purge_expired(self) -> int:
         with self._engine.begin() as connection:

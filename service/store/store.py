@@ -18,6 +18,7 @@ from .. import metrics
 from . import feedback as feedback_store
 from . import migrate
 from .audit import AuditWriter, build_record
+from .offload import blocking
 from .config import StoreSettings
 from .engine import make_engine
 from .identity import PatientHasher, load_key
@@ -58,7 +59,7 @@ class Store:
 
     def save_feedback(self, service_id: str, items: list[dict], client: tuple[str | None, str | None]):
         try:
-            return feedback_store.save(self.engine, service_id, items, client)
+            return blocking(feedback_store.save, self.engine, service_id, items, client)  # committed before the 200
         except SQLAlchemyError as exc:
             raise StoreError(type(exc).__name__) from None
 
