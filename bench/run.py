@@ -129,7 +129,11 @@ def in_process(sizes: list[int], rounds: int) -> list[tuple[int, int, float, flo
         prefetch, pid = request["prefetch"], request["context"]["patientId"]
         cache = ModelCache(100_000)
 
+        shapes = app.extensions["relapse_cds.shapes"]  # the worker's record shapes, as in the service
+
         def run(**kw) -> float:
+            if kw.get("lazy", True):
+                kw["shapes"] = shapes
             started = time.process_time()
             evaluation = evaluate(prefetch, pid, knowledge, service, selector, today, **kw)
             render(evaluation.assessment, knowledge, pid, today.isoformat())

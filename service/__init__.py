@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     from .config import demo_page_enabled
     from .definition import hsct_order_service, relapse_service
     from .fhir.cache import ModelCache
+    from .fhir.parse import new_shape_validator
     from .fhir.select import Selector
     from .knowledge import load_knowledge
     from .logs import configure_logging
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
     app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache)
+    app.extensions["relapse_cds.shapes"] = new_shape_validator()  # records checked against one of their shape
     app.extensions["relapse_cds.store"] = store
     metrics.prepare()
     app.extensions["relapse_cds.trust"] = trust

@@ -11,6 +11,7 @@ from .features.extract import extract
 from .features.model import Features
 from .fhir.cache import ModelCache
 from .fhir.parse import parse
+from .fhir.shapes import ShapeValidator
 from .fhir.select import Selector, select
 from .knowledge import Knowledge
 from .prefetch import resolve
@@ -43,11 +44,15 @@ def evaluate(
     notes: Sequence[str] = (),
     lazy: bool = True,
     cache: ModelCache | None = None,
+    shapes: ShapeValidator | None = None,
     max_validated: int | None = None,
 ) -> Evaluation:
     """`notes`: what fetching the data said (capped, failed), listed with the prefetch problems.
-    `lazy` validates only the records that can decide the answer (fhir/select.py says which);
-    `lazy=False` validates every relevant record, the reference the property tests hold it to.
+    `lazy` validates only the records that can decide the answer (fhir/select.py says which); the
+    answer counts the others (`recordsNotRead`) and leaves them off its timeline. `lazy=False`
+    validates and draws every relevant record: the reference the property tests hold it to.
+    `shapes` keeps, across requests, a record of each shape validated in full: a record of a known shape
+    is checked against it member by member (fhir/shapes.py), with the same result, at less cost.
     More than `max_validated` records to validate raise `TooManyToRead` before any is validated."""
     resolved = resolve(prefetch, service)
     if patient_id is None:  # a bare Bundle: the record is about its Patient
@@ -55,13 +60,13 @@ def evaluate(
     selection = select(resolved.resources, patient_id, selector, resolved.clashes, lazy=lazy)
     if max_validated is not None and len(selection.picks) > max_validated:
         raise TooManyToRead(len(selection.picks), max_validated)
-    parsed = parse(selection.picks, cache)
+    parsed = parse(selection.picks, cache, by_shape=lazy, shapes=shapes)
     features = extract(
         parsed.models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable),
         problems=[*resolved.problems, *notes, *selection.problems, *parsed.problems],
         unreadable_relapses=parsed.unreadable_relapses, id_clashes=selection.clashes,
     )
-    features = replace(features, problems=bounded(features.problems))
+    features = replace(features, problems=bounded(features.problems), records_not_read=selection.skipped)
     return Evaluation(features, assess(features), patient_id)
 
 

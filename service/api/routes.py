@@ -19,7 +19,7 @@ from .errors import ApiError
 from .fetching import prefetch_with_fetched
 from .limits import check_prefetch_size
 from .order_schemas import OrderSignContextSchema
-from .schemas import HookRequestSchema, PatientViewContextSchema
+from .schemas import HookRequestSchema, PatientViewContextSchema, whole_timeline
 
 log = logging.getLogger("relapse_cds")
 bp = Blueprint("cds", __name__)
@@ -88,7 +88,8 @@ def invoke(service_id: str):
         evaluation = evaluate(
             completed.prefetch, context["patientId"], knowledge, service, current_app.extensions["relapse_cds.selector"],
             today, notes=completed.notes, cache=current_app.extensions["relapse_cds.model_cache"],
-            max_validated=settings.max_validated,
+            shapes=current_app.extensions["relapse_cds.shapes"],
+            max_validated=settings.max_validated, lazy=not whole_timeline(hook_request),
         )
     except TooManyToRead as exc:
         raise ApiError(413, "too-costly", str(exc)) from None

@@ -18,6 +18,7 @@ from fhir.resources.R4B.specimen import Specimen
 from pydantic import ValidationError
 
 from .cache import ModelCache
+from .shapes import ShapeValidator
 
 MODELS = {"Patient": Patient, "Condition": Condition, "Observation": Observation, "Procedure": Procedure, "Specimen": Specimen}
 
@@ -30,7 +31,8 @@ def label(resource: Mapping) -> str:
 
 def validate_resource(resource: Mapping) -> tuple[Any | None, str | None]:
     """(model, None) when valid; (None, reason) when not."""
-    model = MODELS.get(resource.get("resourceType"))
+    rtype = resource.get("resourceType")
+    model = MODELS.get(rtype) if isinstance(rtype, str) else None
     if model is None:
         return None, f"{label(resource)}: resource type not used"
     try:
@@ -43,6 +45,10 @@ def validate_resource(resource: Mapping) -> tuple[Any | None, str | None]:
         return None, f"{label(resource)} skipped: not valid FHIR R4 ({type(exc).__name__})"
 
 
+def new_shape_validator() -> ShapeValidator:
+    return ShapeValidator(MODELS, validate_resource)
+
+
 @dataclass(frozen=True)
 class Parsed:
     """The second pass: models of the selected resources, and what could not be read."""
@@ -53,12 +59,17 @@ class Parsed:
     unreadable_relapses: tuple[str, ...]
 
 
-def parse(picks: Iterable[Any], cache: ModelCache | None = None) -> Parsed:
+def parse(picks: Iterable[Any], cache: ModelCache | None = None, *, by_shape: bool = True,
+          shapes: ShapeValidator | None = None) -> Parsed:
     """Validate each selected resource once (`Pick`s from select.py: resource, may_be_relapse); a
-    resource validated for an earlier request, unchanged, comes from the cache."""
+    resource validated for an earlier request, unchanged, comes from the cache. `by_shape` checks a
+    record against one of the same shape validated in full before it (shapes.py: the same model,
+    cheaper; `shapes` keeps the templates across requests); without it every resource is validated in
+    full (the reference path)."""
+    validate = (shapes or new_shape_validator()).validate if by_shape else validate_resource
     models, problems, unreadable = [], [], []
     for pick in picks:
-        model, problem = cache.validated(pick.resource, validate_resource) if cache is not None else validate_resource(pick.resource)
+        model, problem = cache.validated(pick.resource, validate) if cache is not None else validate(pick.resource)
         if problem:
             problems.append(problem)
             if pick.may_be_relapse:

@@ -1,0 +1,172 @@
+"""A record validated against a template of the same shape (service/fhir/shapes.py) gives exactly what
+validating it in full gives: the same verdict, the same model (its FHIR JSON), the same message when
+invalid. Property: random mutations of real records (the benchmark's chart and the fixture patients),
+with values taken from other records of the same kind, nulls, empty and wrongly typed values, broken
+dates, nested changes and numbers that Python holds equal but FHIR does not (1, 1.0, True)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES, load_fixture
+from service.fhir.parse import MODELS, parse, validate_resource
+from service.fhir.select import Pick
+from service.fhir.shapes import ShapeValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import chart as bench_chart  # noqa: E402
+
+
+def _records() -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    prefetch = bench_chart.chart(120, routine=10)
+    resources = [prefetch["patient"]] + [e["resource"] for k in ("conditions", "observations", "procedures", "specimens") for e in prefetch[k]["entry"]]
+    for path in sorted(FIXTURES.glob("*.json")):
+        resources += [e["resource"] for e in load_fixture(path)["bundle"]["entry"]]
+    for resource in resources:
+        if resource["resourceType"] in MODELS and validate_resource(resource)[0] is not None:
+            found.setdefault(resource["resourceType"], []).append(resource)
+    return found
+
+
+RECORDS = _records()
+_ABSENT = object()
+ODD_VALUES = ["2019-06-01", {"start": "2019-06-01"}, {"value": 5, "unit": "a"}, None, [], {}, "", " ", 0, 1, 1.0, True, False, -0.0, "2019-02-30", "2019-13", "not a date", "2019-06-01T25:00:00Z",
+              [None], [{}], [1], {"coding": None}, {"reference": 5}, {"value": "1"}, {"vendorFlag": 1}, "Patient/x", "final"]
+
+
+def _nested_change(value, draw):
+    """Change one member inside a dict (or the first dict of a list): its value or its presence."""
+    target = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else value
+    if not isinstance(target, dict) or not target:
+        return draw(st.sampled_from(ODD_VALUES))
+    key = draw(st.sampled_from(sorted(target)))
+    how = draw(st.sampled_from(["odd", "drop", "number"]))
+    if how == "drop":
+        del target[key]
+    elif how == "number" and isinstance(target[key], (int, float)) and not isinstance(target[key], bool):
+        target[key] = draw(st.sampled_from([float(target[key]), int(target[key]), True, str(target[key])]))
+    else:
+        target[key] = draw(st.sampled_from(ODD_VALUES))
+    return value
+
+
+@st.composite
+def pairs(draw):
+    """(template, record): two records of one type, the second made from the first and mutated."""
+    rtype = draw(st.sampled_from(sorted(RECORDS)))
+    others = RECORDS[rtype]
+    template = copy.deepcopy(draw(st.sampled_from(others)))
+    if draw(st.booleans()):  # a template with a null member, where FHIR allows one (e.g. onsetPeriod beside onsetDateTime)
+        absent = sorted(info.alias or name for name, info in MODELS[rtype].model_fields.items() if (info.alias or name) not in template)
+        key = draw(st.sampled_from(sorted(k for k in template if k != "resourceType") + absent))
+        held = template.get(key, _ABSENT)
+        template[key] = None
+        if validate_resource(template)[0] is None:
+            template.pop(key) if held is _ABSENT else template.__setitem__(key, held)
+    record = copy.deepcopy(template)
+    for _ in range(draw(st.integers(1, 4))):
+        key = draw(st.sampled_from(sorted(record)))
+        source = draw(st.sampled_from(["other", "other", "odd", "empty", "nested", "drop"]))
+        if source == "other":
+            donor = draw(st.sampled_from(others))
+            if key in donor:
+                record[key] = copy.deepcopy(donor[key])
+        elif source == "empty":
+            record[key] = draw(st.sampled_from([None, None, [], {}, "", [None]]))
+        elif source == "odd":
+            record[key] = draw(st.sampled_from(ODD_VALUES))
+        elif source == "nested":
+            record[key] = _nested_change(record[key], draw)
+        else:
+            del record[key]
+    return template, record
+
+
+def _json(model) -> str:
+    return model.model_dump_json()
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs())
+def test_a_record_read_by_shape_is_exactly_what_full_validation_reads(pair):
+    template, record = pair
+    full_model, full_problem = validate_resource(record)
+    shapes = ShapeValidator(MODELS, validate_resource)
+    assert shapes.validate(template)[0] is not None
+    model, problem = shapes.validate(record)
+    assert (model is None) == (full_model is None), (full_problem, problem)
+    if model is None:
+        assert problem == full_problem
+    else:
+        assert _json(model) == _json(full_model)
+        assert json.loads(_json(model)) == json.loads(_json(full_model))
+
+
+def test_records_of_one_shape_are_read_by_shape():
+    blasts = [r for r in RECORDS["Observation"] if r["id"].startswith("blasts-")][:20]
+    assert len(blasts) == 20
+    shapes = ShapeValidator(MODELS, validate_resource)
+    models = [shapes.validate(r)[0] for r in blasts]
+    assert all(models) and shapes.by_shape >= 15  # manual and automated counts: two codes, a few shapes
+    assert [m.id for m in models] == [r["id"] for r in blasts]
+    assert [_json(m) for m in models] == [_json(validate_resource(r)[0]) for r in blasts]
+
+
+def test_parsing_by_shape_gives_the_models_and_problems_of_full_parsing():
+    picks = [Pick(r) for rs in RECORDS.values() for r in rs]
+    broken = copy.deepcopy(picks[5].resource)
+    broken["status"] = 7
+    picks.append(Pick(broken))
+    by_shape, in_full = parse(picks), parse(picks, by_shape=False)
+    assert [_json(m) for m in by_shape.models] == [_json(m) for m in in_full.models]
+    assert by_shape.problems == in_full.problems and by_shape.problems
+
+
+def _both(template: dict, record: dict):
+    shapes = ShapeValidator(MODELS, validate_resource)
+    assert shapes.validate(template)[0] is not None
+    return shapes.validate(record), validate_resource(record)
+
+
+def test_a_member_null_in_the_template_is_validated_in_full_where_it_appears():
+    """onset[x] allows one value: a null onsetPeriod beside onsetDateTime is valid, both set is not."""
+    template = copy.deepcopy(next(r for r in RECORDS["Condition"] if "onsetDateTime" in r))
+    template["onsetPeriod"] = None
+    record = copy.deepcopy(template)
+    record["onsetPeriod"] = {"start": "2019-06-01"}
+    (model, problem), (full_model, full_problem) = _both(template, record)
+    assert model is None and full_model is None and problem == full_problem
+
+
+def test_numbers_python_holds_equal_are_not_the_same_member():
+    template = copy.deepcopy(next(r for r in RECORDS["Observation"] if r["id"].startswith("blasts-")))
+    for value in (1, 1.0, True, 0.50, 5e-1):
+        template["valueQuantity"]["value"] = 1
+        record = copy.deepcopy(template)
+        record["valueQuantity"]["value"] = value
+        (model, _), (full_model, _) = _both(template, record)
+        assert (model is None) == (full_model is None)
+        if model is not None:
+            assert _json(model) == _json(full_model), value
+
+
+def test_shapes_are_kept_across_requests_and_bounded():
+    blasts = [r for r in RECORDS["Observation"] if r["id"].startswith("blasts-")]
+    shapes = ShapeValidator(MODELS, validate_resource, limit=2)
+    shapes.validate(blasts[0])
+    in_full = shapes.in_full
+    assert shapes.validate(copy.deepcopy(blasts[0]) | {"id": "another-request"})[0].id == "another-request"
+    assert shapes.in_full == in_full  # the second request's record of a known shape: checked by shape
+    others = [r for rs in RECORDS.values() for r in rs if frozenset(r) != frozenset(blasts[0])][:2]
+    for other in others:
+        shapes.validate(other)
+    assert len(shapes._templates) == 2
+    shapes.validate(copy.deepcopy(blasts[0]))
+    assert shapes.in_full == in_full + 3  # the oldest shape was let go: validated in full again
