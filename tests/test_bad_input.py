@@ -194,3 +194,24 @@ def test_members_the_service_does_not_use_are_read_leniently(client, mutate):
     body = hook_request(record(patient()))
     mutate(body)
     assert client.post(SERVICE_URL, json=body).status_code == 200
+
+
+def _depth(value) -> int:
+    """Container levels, recursively (the reference for the walk in service/api/body.py)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.integers(0, 12))
+def test_the_depth_walk_counts_container_levels_as_a_recursive_reading_does(value, limit):
+    from service.api.body import _too_deep
+
+    assert _too_deep(value, limit) == (_depth(value) > limit)

@@ -11,19 +11,22 @@ from werkzeug.exceptions import HTTPException
 from .errors import ApiError
 
 
+_CONTAINERS = (dict, list)
+
+
 def _too_deep(value: object, limit: int) -> bool:
     """Level-by-level walk over containers only (no recursion: a hostile body must not exhaust the
-    stack; json.loads itself already refuses nesting deep enough to threaten the C stack)."""
-    level = [value] if isinstance(value, (dict, list)) else []
+    stack; json.loads itself already refuses nesting deep enough to threaten the C stack). Each level
+    in two comprehensions, dicts and lists apart: ~1.5 ms for a 480 KiB chart, against ~2.5 ms node
+    by node (both endpoints of the benchmark pay it)."""
+    level = [value] if type(value) in _CONTAINERS else []
     depth = 0
     while level:
         depth += 1
         if depth > limit:
             return True
-        deeper: list = []
-        for node in level:
-            children = node.values() if type(node) is dict else node
-            deeper += [child for child in children if type(child) is dict or type(child) is list]
+        deeper = [child for node in level if type(node) is dict for child in node.values() if type(child) in _CONTAINERS]
+        deeper += [child for node in level if type(node) is list for child in node if type(child) in _CONTAINERS]
         level = deeper
     return False
 
