@@ -122,6 +122,7 @@ def _extension(a: Assessment, knowledge: Knowledge, as_of: str) -> dict:
         "openValues": {k: list(d.open_values) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.open_values},
         "candidateRules": {k: list(d.candidates) for k, d in (("cogRisk", a.cog), ("hsct", a.hsct)) if d.candidates},
         "timeline": [_event_json(knowledge.cards, e) for e in a.timeline],
+        "recordsNotRead": a.records_not_read,
     }
     out.update({k: v for k, v in optional.items() if v})
     return out

@@ -64,6 +64,21 @@ def test_blood_mrd_is_reported_not_used(client):
     assert fact(a, "mrdNotFromMarrow")
 
 
+@pytest.mark.parametrize(("when", "listed"), [("2017-03-01", False), ("2019-05-24", False), ("2019-05-25", True), ("2019-06", True)])
+def test_an_mrd_result_before_every_relapse_work_up_is_ignored_not_listed(client, when, listed):
+    """Contract: results dated earlier than the work-up window (7 days before the relapse) are ignored:
+    a blood MRD of first remission is not listed as "reported, not used" at the relapse."""
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), mrd(when, 1, "%", body_site="87612001"))
+    assert bool(fact(a, "mrdNotFromMarrow")) is listed
+
+
+def test_an_mrd_result_is_listed_at_any_date_while_a_relapse_record_is_undated(client):
+    a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), relapse(None), mrd("2016-03-01", 1, "%", body_site="87612001"))
+    assert fact(a, "mrdNotFromMarrow")
+    without_relapse = assess(client, patient(), diagnosis("2015-01-10"), mrd("2016-03-01", 1, "%", body_site="87612001"))
+    assert not fact(without_relapse, "mrdNotFromMarrow")
+
+
 def test_mrd_from_a_bone_marrow_specimen_counts(client):
     specimen = {"resourceType": "Specimen", "id": "spec-1", "subject": {"reference": "Patient/pat-1"},
                 "type": {"coding": [{"system": SCT, "code": "119359002"}]}}

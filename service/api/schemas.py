@@ -64,6 +64,15 @@ class _PrefetchValue(fields.Field):
         return value
 
 
+#: Request extension asking for every relevant record validated and on the timeline (the testing page
+#: sends it); by default only the records that can change the answer are (service/fhir/select.py).
+TIMELINE_EXTENSION, TIMELINE_DECIDING, TIMELINE_ALL = "org.relapse-cds.timeline", "deciding", "all"
+
+
+def whole_timeline(hook_request: dict) -> bool:
+    return (hook_request.get("extension") or {}).get(TIMELINE_EXTENSION) == TIMELINE_ALL
+
+
 class HookRequestSchema(Schema):
     class Meta:
         unknown = INCLUDE  # CDS Hooks allows `extension` and future members
@@ -77,6 +86,12 @@ class HookRequestSchema(Schema):
     # null is not allowed by the spec; we read it as "no prefetch" (every key absent), which is safe.
     prefetch = fields.Dict(keys=fields.String(), values=_PrefetchValue(allow_none=True), allow_none=True)
     extension = fields.Dict(allow_none=True)  # CDS Hooks: an extension is a JSON object
+
+    @validates_schema
+    def _timeline_scope(self, data, **kwargs):
+        scope = (data.get("extension") or {}).get(TIMELINE_EXTENSION, TIMELINE_DECIDING)
+        if scope not in (TIMELINE_DECIDING, TIMELINE_ALL):
+            raise ValidationError(f"{TIMELINE_EXTENSION} must be {TIMELINE_DECIDING!r} or {TIMELINE_ALL!r}", "extension")
 
     @validates_schema
     def _authorization_needs_server(self, data, **kwargs):

@@ -101,6 +101,9 @@ class Features:
     problems: tuple[str, ...] = ()
     #: How the record was read where it needed saying (a date from recordedDate, relapses that may be one).
     notes: tuple[Message, ...] = ()
+    #: Relevant records that could not change the answer, so were neither validated nor read
+    #: (service/fhir/select.py says which): counted for the informatician, not on the timeline.
+    records_not_read: int = 0
 
     @property
     def diagnosis(self) -> Dated | None:

@@ -11,7 +11,7 @@ from ..features.model import Features, Message
 from .cog import cog_risk
 from .flags import FlagResult, prognostic_flags
 from .hsct import hsct_indication
-from .inputs import RuleInputs, derive
+from .inputs import RuleInputs, derive, mrd_considered
 from .possible import UNDETERMINED, Decision, Possible, decide
 from .timeline import Event, events
 from .timing import whole_months
@@ -45,6 +45,8 @@ class Assessment:
     unavailable: frozenset[str] = frozenset()
     #: The dated records, oldest first, with the part each played (service/rules/timeline.py).
     timeline: tuple[Event, ...] = ()
+    #: Relevant records that could not change the answer: not read, not on the timeline.
+    records_not_read: int = 0
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -100,6 +102,7 @@ def assess(features: Features) -> Assessment:
         hsct_after_relapse=_hsct_after_relapse(inputs),
         unavailable=features.unavailable,
         timeline=events(features, inputs),
+        records_not_read=features.records_not_read,
     )
 
 
@@ -176,7 +179,7 @@ def _facts_of_relapse(features: Features, inputs: RuleInputs) -> list[Fact]:
     mrd = inputs.end_reinduction_mrd
     if mrd:
         facts.append(Fact("endReinductionMrd", mrd.original, (mrd.source,), mrd.date.text))
-    for result in features.mrd_results:
+    for result in mrd_considered(features):  # results before every relapse's work-up are ignored (contract)
         if result.from_marrow is False:
             facts.append(Fact("mrdNotFromMarrow", f"{result.original} (site not stated as bone marrow: reported, not used)", (result.source,), result.date.text))
         elif result.from_marrow is None:

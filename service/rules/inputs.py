@@ -30,6 +30,20 @@ def days_after(result_date: FhirDate, relapse: FhirDate) -> tuple[int, int]:
     return (result_date.earliest - relapse.latest).days, (result_date.latest - relapse.earliest).days
 
 
+def mrd_considered(features: Features) -> tuple[Measurement, ...]:
+    """The MRD results the rules consider. Contract: results dated earlier than the work-up window are
+    ignored. Read against the EARLIEST dated relapse record (the window of any relapse the record may
+    hold), so a result that may fall in any relapse's window counts; every result while a relapse record
+    is undated (it could be any day); none without a relapse record (no MRD rule applies)."""
+    if features.undated_relapse_sources:
+        return features.mrd_results
+    dated = [e.date.earliest for e in (*features.relapses, *features.ambiguous_relapses)]
+    if not dated:
+        return ()
+    first = min(dated)
+    return tuple(m for m in features.mrd_results if (m.date.latest - first).days >= -WORKUP_DAYS_BEFORE)
+
+
 def in_workup(mrd: Measurement, relapse: FhirDate) -> bool | None:
     """Is the result certainly (True), certainly not (False) or maybe (None) in the relapse work-up window?"""
     fewest, most = days_after(mrd.date, relapse)
@@ -112,7 +126,7 @@ def derive(features: Features) -> RuleInputs:
     notes: list[Message] = []
     for reading in readings:
         notes.extend(n for n in reading.notes if n not in notes)
-    dated = (*features.all_diagnoses, *features.relapses, *features.hsct_procedures, *features.mrd_results)
+    dated = (*features.all_diagnoses, *features.relapses, *features.hsct_procedures, *mrd_considered(features))
     partial = [d for d in dated if d.date is not None and d.date.partial]
     if partial or (features.birth_date and features.birth_date.partial):
         notes.append(Message.of("note_partial_dates"))

@@ -177,6 +177,9 @@
     try { request = toRequest($("bundle-input").value); } catch (e) { showError(e.message); return; }
     let response, body;
     try {
+      // The whole timeline: every relevant record validated and drawn, not only those that can decide.
+      const ext = request.extension;
+      if (ext == null || (typeof ext === "object" && !Array.isArray(ext))) request.extension = Object.assign({}, ext, { "org.relapse-cds.timeline": "all" });
       response = await fetch(SERVICE, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
       body = await response.json();
     } catch (e) {
