@@ -8,7 +8,11 @@ filter would not send but a careless client does (the selector drops them). Reso
 EHR's: identifiers, meta, categories, reference ranges, performers.
 
 `chart(n)` scales the history: about `n` resources the rules read (the clinical story stays the same,
-so the answer does too); the routine labs come on top. Deterministic for a seed.
+so the answer does too); the routine labs come on top. Deterministic for a seed. Up to 300 records
+the whole history scales; past 300 a longer or denser history adds what grows with time, blood counts
+and visits (blast counts, encounter diagnoses), while the marrow MRD series (one per treatment phase)
+and the sequencing panels (one per diagnosis) stay as they are at 300. `grow_all=True` scales every
+kind alike (a patient with 180 marrow aspirates: the upper bound, also reported).
 """
 
 from __future__ import annotations
@@ -152,15 +156,20 @@ def _days(start: date, end: date, count: int, rng: random.Random) -> list[date]:
     return sorted(start + timedelta(days=int(i * span / count) + rng.randrange(0, max(span // count, 1))) for i in range(count))
 
 
-def chart(deciding: int = 300, routine: int = 100, seed: int = 11) -> dict:
+#: Past this many records, only blood counts and visits grow (unless grow_all).
+STORY_RECORDS = 300
+
+
+def chart(deciding: int = 300, routine: int = 100, seed: int = 11, *, grow_all: bool = False) -> dict:
     """A prefetch dict (patient, conditions, observations, procedures, specimens) with about
     `deciding` resources that pass the code filter, and `routine` labs that do not."""
     c = _Chart(seed)
     rng = c.rng
     # Shares as in a real three-year chart: ~59% blast counts, 6% MRD + 6% Specimens, 11% variants,
     # ~17% encounter diagnoses, the rest transplant and patient.
-    n_mrd = max(6, round(deciding * 0.06))
-    n_panels = max(2, round(deciding * 0.107 / 16))
+    story = deciding if grow_all else min(deciding, STORY_RECORDS)
+    n_mrd = max(6, round(story * 0.06))
+    n_panels = max(2, round(story * 0.107 / 16))
     n_conditions = max(8, round(deciding * 0.17))
     n_blasts = max(10, deciding - 1 - 2 * n_mrd - 16 * n_panels - n_conditions - 2)
 
@@ -223,6 +232,6 @@ def _searchset(resources: list[dict]) -> dict:
             "entry": [{"fullUrl": f"https://ehr.example/fhir/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources]}
 
 
-def hook_request(deciding: int = 300, routine: int = 100) -> dict:
+def hook_request(deciding: int = 300, routine: int = 100, *, grow_all: bool = False) -> dict:
     return {"hook": "patient-view", "hookInstance": "0b6d4a2e-2a70-4c3c-9d59-2f1f51d0c002",
-            "context": {"userId": "Practitioner/bench", "patientId": PATIENT_ID}, "prefetch": chart(deciding, routine)}
+            "context": {"userId": "Practitioner/bench", "patientId": PATIENT_ID}, "prefetch": chart(deciding, routine, grow_all=grow_all)}

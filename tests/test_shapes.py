@@ -45,7 +45,7 @@ def _nested_change(value, draw):
     """Change one member inside a dict (or the first dict of a list): its value or its presence."""
     target = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else value
     if not isinstance(target, dict) or not target:
-        return draw(st.sampled_from(ODD_VALUES))
+        return copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
     key = draw(st.sampled_from(sorted(target)))
     how = draw(st.sampled_from(["odd", "drop", "number"]))
     if how == "drop":
@@ -53,7 +53,7 @@ def _nested_change(value, draw):
     elif how == "number" and isinstance(target[key], (int, float)) and not isinstance(target[key], bool):
         target[key] = draw(st.sampled_from([float(target[key]), int(target[key]), True, str(target[key])]))
     else:
-        target[key] = draw(st.sampled_from(ODD_VALUES))
+        target[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
     return value
 
 
@@ -79,9 +79,9 @@ def pairs(draw):
             if key in donor:
                 record[key] = copy.deepcopy(donor[key])
         elif source == "empty":
-            record[key] = draw(st.sampled_from([None, None, [], {}, "", [None]]))
+            record[key] = copy.deepcopy(draw(st.sampled_from([None, None, [], {}, "", [None]])))
         elif source == "odd":
-            record[key] = draw(st.sampled_from(ODD_VALUES))
+            record[key] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
         elif source == "nested":
             record[key] = _nested_change(record[key], draw)
         else:
