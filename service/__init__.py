@@ -61,13 +61,14 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     from .api.cors import register_cors
     from .api.errors import register_error_handlers
     from .api.feedback import bp as feedback_bp
-    from .api.metrics import register_metrics
+    from .api.metrics import register_metrics, requests_in_flight
     from .api.routes import bp
 
     register_trust(app, trust)  # before any view: every route not listed as public needs a valid JWT
     app.register_blueprint(bp)
     app.register_blueprint(feedback_bp)
     register_metrics(app)
+    store.audit.busy = lambda: requests_in_flight() > 0  # audit commits wait for a gap between requests
     if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
         from .web import bp as web_bp
 

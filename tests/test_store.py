@@ -446,3 +446,57 @@ def test_the_order_check_card_names_its_rules(sqlite_app):
     service_id = next(s for s in sqlite_app.extensions["relapse_cds.services"].values() if s.hook == "order-sign").id
     cards = sqlite_app.test_client().post(f"/cds-services/{service_id}", json=request_body).get_json()["cards"]
     assert cards and all(c["extension"]["org.relapse-cds.card"].get("rules") for c in cards)
+
+
+def test_the_audit_writer_waits_for_a_gap_between_requests_but_not_forever(tmp_path, monkeypatch):
+    """Background commits wait until the process answers no request (their Python work would delay
+    it), at most QUIET_WAIT_S: a busy process still gets its audit records written."""
+    import time as time_module
+
+    from sqlalchemy import create_engine, func, select
+
+    from service.store import audit as audit_module
+    from service.store.schema import invocation, metadata
+
+    monkeypatch.setattr(audit_module, "BATCH_WINDOW_S", 0.01)
+    monkeypatch.setattr(audit_module, "QUIET_WAIT_S", 0.5)
+    engine = create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    metadata.create_all(engine)
+
+    def rows() -> int:
+        with engine.connect() as c:
+            return c.execute(select(func.count()).select_from(invocation)).scalar()
+
+    def record(n: int) -> dict:
+        return {"invocation": {"id": f"{n:032d}", "recorded_at": __import__("datetime").datetime(2026, 1, 1), "service_id": "s",
+                               "hook": "patient-view", "hook_instance": "h", "client_iss": None, "client_tenant": None,
+                               "patient_hash": None, "relapse_number": 1, "cog_risk": "high", "hsct": "recommended",
+                               "flags": "[]", "missing": "[]", "knowledge_version": "k", "processing_ms": 1.0}, "cards": []}
+
+    answering = {"now": True}
+    writer = audit_module.AuditWriter(engine, busy=lambda: answering["now"])
+    writer.submit(record(1))
+    time_module.sleep(0.2)
+    assert rows() == 0  # a request is being answered: the commit waits
+    answering["now"] = False
+    assert writer.flush(2.0) and rows() == 1  # the gap came: written
+    answering["now"] = True
+    started = time_module.monotonic()
+    writer.submit(record(2))
+    assert writer.flush(3.0) and rows() == 2  # never a gap: written after QUIET_WAIT_S anyway
+    assert 0.4 <= time_module.monotonic() - started < 2.5
+
+
+def test_requests_in_flight_counts_calls_being_answered_and_returns_to_zero(client):
+    from service.api.metrics import requests_in_flight
+
+    seen = []
+    store = client.application.extensions["relapse_cds.store"]
+    original = store.record_invocation
+    store.record_invocation = lambda **kw: (seen.append(requests_in_flight()), original(**kw))
+    client.post("/cds-services/relapse-all-assessment", data="{not json", content_type="application/json")
+    from fhir_builders import diagnosis, hook_request, patient, record, relapse
+
+    client.post("/cds-services/relapse-all-assessment", json=hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"))))
+    store.record_invocation = original
+    assert seen == [1] and requests_in_flight() == 0  # counted while answering; errors and answers both end it

@@ -18,6 +18,8 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
+
 from sqlalchemy import Engine, insert
 
 from .. import metrics
@@ -30,6 +32,10 @@ QUEUE_LIMIT = 10_000
 BATCH_LIMIT = 200
 #: The writer wakes this often and commits what was queued: one wake-up and one commit for many records.
 BATCH_WINDOW_S = 0.2
+#: ...then waits, at most this long, for a moment when its process answers no request: a commit's
+#: Python work beside a request delays it (measured: p99 of the realistic chart +3 ms).
+QUIET_WAIT_S = 1.0
+_QUIET_POLL_S = 0.002
 
 
 def client_of(g: object) -> tuple[str | None, str | None]:
@@ -66,9 +72,11 @@ def _card_row(c: dict) -> dict:
 class AuditWriter:
     """Bounded queue + one writer thread per process (started lazily, so after gunicorn's fork)."""
 
-    def __init__(self, engine: Engine, queue_limit: int = QUEUE_LIMIT):
+    def __init__(self, engine: Engine, queue_limit: int = QUEUE_LIMIT, busy: Callable[[], bool] | None = None):
         self._engine = engine
         self._limit = queue_limit
+        #: True while the process answers a request (the app factory sets it): writes wait for a gap.
+        self.busy = busy
         self._reset()
         os.register_at_fork(after_in_child=self._reset)
 
@@ -122,6 +130,7 @@ class AuditWriter:
         milliseconds of scheduling delay)."""
         while True:
             time.sleep(BATCH_WINDOW_S)
+            self._await_quiet()
             while batch := self._drain():
                 try:
                     blocking(self.write, batch)  # a commit's fsync must not hold a gevent worker's requests
@@ -130,6 +139,12 @@ class AuditWriter:
                     metrics.inc("relapse_cds_audit_write_failures_total", len(batch))
                 finally:
                     self._done(len(batch))
+
+    def _await_quiet(self) -> None:
+        """Until no request is being answered, or QUIET_WAIT_S: records wait a little longer, never forever."""
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while self.busy is not None and self.busy() and time.monotonic() < deadline:
+            time.sleep(_QUIET_POLL_S)
 
     def _drain(self) -> list[dict]:
         batch: list[dict] = []
