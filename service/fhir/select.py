@@ -27,7 +27,7 @@ and what a client gets that asks for the whole timeline (request extension `org.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -267,7 +267,7 @@ def _decides(resource: Mapping, kind: str, selector: Selector, windows: _Windows
 
 def _raw_span(when: object, period: object) -> tuple[date, date] | None:
     """(earliest, latest) day of a raw dateTime, else of a raw Period's start; None when unreadable."""
-    if when is None and isinstance(period, Mapping):
+    if when is None and _is_map(period):
         when = period.get("start")
     parsed = parse_fhir_date(when) if isinstance(when, str) else None
     return (parsed.earliest, parsed.latest) if parsed else None
@@ -295,32 +295,36 @@ def _add_specimen_names(named: set[str], specimen: object) -> set[str] | None:
 
 def _plain_codings(concept: object) -> bool:
     """Is a raw CodeableConcept's coding a list of objects whose system and code are strings (or absent)?"""
-    codings = concept.get("coding") if isinstance(concept, Mapping) else None
+    codings = concept.get("coding") if _is_map(concept) else None
     return isinstance(codings, list) and all(
-        isinstance(c, Mapping) and all(c.get(k) is None or isinstance(c.get(k), str) for k in ("system", "code")) for c in codings
+        _is_map(c) and all(c.get(k) is None or isinstance(c.get(k), str) for k in ("system", "code")) for c in codings
     )
 
 
-def _raw_codings(concept: object) -> Iterable[Mapping]:
-    if isinstance(concept, Mapping):
-        codings = concept.get("coding")
-        if isinstance(codings, list):
-            return [c for c in codings if isinstance(c, Mapping)]
-    return ()
+def _is_map(value: object) -> bool:
+    """A JSON object: a dict from json.loads (checked first: the abstract Mapping check costs more,
+    and this runs several times for each of thousands of records)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _string_codes(concept: object) -> set[Code]:
     """(system, code) pairs of a raw CodeableConcept, skipping members that are not strings."""
-    return {
-        (c["system"], c["code"]) for c in _raw_codings(concept)
-        if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
-    }
+    codings = concept.get("coding") if _is_map(concept) else None
+    if type(codings) is not list:
+        return set()
+    found = set()
+    for c in codings:
+        if _is_map(c):
+            system, code = c.get("system"), c.get("code")
+            if isinstance(system, str) and isinstance(code, str):
+                found.add((system, code))
+    return found
 
 
 def subject_id(resource: Mapping) -> str | None:
     """The Patient id a resource points at through subject/patient, when it says one."""
     ref = resource.get("subject") or resource.get("patient")
-    if not isinstance(ref, Mapping):
+    if not _is_map(ref):
         return None
     text = ref.get("reference")
     if not isinstance(text, str) or "Patient/" not in text:
