@@ -324,3 +324,18 @@ def test_the_cache_validates_what_it_cannot_key_on_content():
     cache = ModelCache(10)
     cache.validated(odd, validate_resource)
     assert len(cache) == 0 and cache.misses == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.from_regex(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?(T.{0,12})?", fullmatch=True), st.text(max_size=14)))
+def test_the_raw_day_read_for_the_windows_is_the_day_the_features_read(text):
+    """The selection pass reads a full day in C; it must place a record on the day the features reader
+    does (or call it unreadable, which validates the record): never on another day."""
+    from service.features.dates import parse_fhir_date
+    from service.fhir.select import _raw_span
+
+    parsed = parse_fhir_date(text)
+    span = _raw_span(text, None)
+    assert span is None or (parsed is not None and span == (parsed.earliest, parsed.latest))
+    if text.isascii():
+        assert span == ((parsed.earliest, parsed.latest) if parsed else None)

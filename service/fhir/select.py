@@ -269,7 +269,17 @@ def _raw_span(when: object, period: object) -> tuple[date, date] | None:
     """(earliest, latest) day of a raw dateTime, else of a raw Period's start; None when unreadable."""
     if when is None and _is_map(period):
         when = period.get("start")
-    parsed = parse_fhir_date(when) if isinstance(when, str) else None
+    if not isinstance(when, str):
+        return None
+    if len(when) >= 10 and when[4] == "-" and when[7] == "-" and (len(when) == 10 or when[10] == "T"):
+        # A full day, as most records carry it: read in C (a third of the pass over a large chart).
+        # A day that does not exist is unreadable here too, and the record is validated.
+        try:
+            day = date.fromisoformat(when[:10])
+        except ValueError:
+            return None
+        return day, day
+    parsed = parse_fhir_date(when)
     return (parsed.earliest, parsed.latest) if parsed else None
 
 
