@@ -170,3 +170,20 @@ def test_shapes_are_kept_across_requests_and_bounded():
     assert len(shapes._templates) == 2
     shapes.validate(copy.deepcopy(blasts[0]))
     assert shapes.in_full == in_full + 3  # the oldest shape was let go: validated in full again
+
+
+def test_a_null_or_a_null_element_inside_a_member_gets_the_models_verdict():
+    variant = copy.deepcopy(next(r for r in RECORDS["Observation"] if r.get("component")))
+    for change in ("code", "coding", "value"):
+        record = copy.deepcopy(variant)
+        if change == "code":
+            record["component"][0]["code"] = None  # required in a component
+        elif change == "coding":
+            record["code"]["coding"] = [None]
+        else:
+            record["component"][0]["valueCodeableConcept"]["coding"][0]["code"] = None
+        (model, problem), (full_model, full_problem) = _both(variant, record)
+        assert (model is None) == (full_model is None), change
+        assert problem == full_problem
+        if model is not None:
+            assert _json(model) == _json(full_model)

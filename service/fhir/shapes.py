@@ -11,7 +11,9 @@ set of members that fhir.resources validated in full, in this request or an earl
 - every member that differs holds a value on both sides (not null, so that the model's presence rules,
   "one of onset[x]" and required elements, see the same members present), and is not a list holding a
   null (the model rejects those before it validates members);
-- each differing member validates on its own, with the field's own type from the model class.
+- each differing member validates on its own, with the field's own type from the model class; a
+  member that is an object with the template member's members (an identifier, a meta), or a list of
+  as many, is read the same way one level down (to MAX_DEPTH), with the same conditions.
 Members are compared as typed bytes (marshal format 0), not with ==: Python holds 1 == 1.0 == True,
 FHIR does not. Every other case, and every record that does not validate this way, is validated in
 full, so an invalid record gets the model's own error message. tests/test_shapes.py holds this path to
@@ -24,7 +26,7 @@ import marshal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 Result = tuple[Any, "str | None"]
 #: A record differing from its template in more members than this is validated in full (and becomes
@@ -33,6 +35,8 @@ MAX_DIFFERING = 8
 #: Shapes kept per worker (the oldest goes first): an EHR sends a few dozen; a client sending a new
 #: shape with every record only makes the service validate in full, as it would anyway.
 MAX_TEMPLATES = 256
+#: Objects inside a record read by shape down to this depth (meta, identifier, a Quantity's value...).
+MAX_DEPTH = 3
 
 
 class ShapeValidator:
@@ -44,7 +48,7 @@ class ShapeValidator:
         self._models = models
         self._full = validate_in_full
         self._limit = limit
-        self._templates: dict[tuple[str, frozenset], tuple[dict[str, bytes], Any]] = {}
+        self._templates: dict[tuple[str, frozenset], tuple[dict[str, bytes], dict, Any]] = {}
         self.in_full = self.by_shape = 0
 
     def validate(self, resource: Mapping) -> Result:
@@ -62,8 +66,8 @@ class ShapeValidator:
         self.in_full += 1
         model, problem = self._full(resource)
         if model is not None:
-            try:
-                self._templates[key] = ({k: marshal.dumps(v, 0) for k, v in resource.items()}, model)
+            try:  # the raw template is kept as a copy: the caller's JSON is not ours to hold
+                self._templates[key] = (_typed_members(resource), marshal.loads(marshal.dumps(dict(resource), 0)), model)
             except ValueError:  # not JSON-shaped (an in-process caller's object): no template
                 pass
             while len(self._templates) > self._limit:
@@ -71,8 +75,15 @@ class ShapeValidator:
         return model, problem
 
 
-def _from_template(model_class: type, resource: Mapping, members: dict[str, bytes], model: Any) -> Any | None:
-    """The model of `resource` built on the template's, or None when it must be validated in full."""
+def _typed_members(raw: Mapping) -> dict[str, bytes]:
+    return {k: marshal.dumps(v, 0) for k, v in raw.items()}
+
+
+def _from_template(model_class: type, resource: Mapping, members: dict[str, bytes], raw: Mapping, model: Any,
+                   depth: int = 0) -> Any | None:
+    """The model of `resource` (or of an element inside it, `depth` > 0) built on the template's
+    (`members`: its members as typed bytes, `raw`: its JSON, `model`), or None when it must be validated
+    in full."""
     update: dict[str, Any] = {}
     try:
         for key, value in resource.items():
@@ -81,12 +92,43 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, byte
             if value is None or key == "resourceType" or (isinstance(value, list) and any(item is None for item in value)):
                 return None
             field = _field_names(model_class).get(key)
-            if field is None or getattr(model, field) is None or len(update) >= MAX_DIFFERING:
+            if field is None or len(update) >= MAX_DIFFERING:
                 return None
-            update[field] = _adapter(model_class, field).validate_python(value)
+            current = getattr(model, field)
+            if current is None:
+                return None
+            update[field] = _member(model_class, field, value, raw[key], current, depth)
     except (ValidationError, ValueError, TypeError, KeyError):
         return None
     return model.model_copy(update=update)
+
+
+def _member(model_class: type, field: str, value: Any, raw: Any, current: Any, depth: int) -> Any:
+    """A member that differs: an object with the template member's members (or a list of such, as
+    long) is itself read by shape (an identifier differs in its value, a meta in its versionId);
+    anything else, or what is not read that way, is validated with the field's type."""
+    if depth < MAX_DEPTH:
+        if _same_keys(value, raw) and isinstance(current, BaseModel):
+            element = _from_template(type(current), value, _typed_members(raw), raw, current, depth + 1)
+            if element is not None:
+                return element
+        elif type(value) is list and type(raw) is list and type(current) is list and len(value) == len(raw) == len(current):
+            elements = [_element(v, r, c, depth) for v, r, c in zip(value, raw, current)]
+            if all(e is not None for e in elements):
+                return elements
+    return _adapter(model_class, field).validate_python(value)
+
+
+def _element(value: Any, raw: Any, current: Any, depth: int) -> Any | None:
+    if marshal.dumps(value, 0) == marshal.dumps(raw, 0):
+        return current
+    if _same_keys(value, raw) and isinstance(current, BaseModel):
+        return _from_template(type(current), value, _typed_members(raw), raw, current, depth + 1)
+    return None
+
+
+def _same_keys(value: Any, raw: Any) -> bool:
+    return type(value) is dict and type(raw) is dict and value.keys() == raw.keys()
 
 
 _ADAPTERS: dict[tuple[type, str], TypeAdapter] = {}
