@@ -60,7 +60,8 @@ def evaluate(
     selection = select(resolved.resources, patient_id, selector, resolved.clashes, lazy=lazy)
     if max_validated is not None and len(selection.picks) > max_validated:
         raise TooManyToRead(len(selection.picks), max_validated)
-    parsed = parse(selection.picks, cache, by_shape=lazy, shapes=shapes)
+    # The reference path validates every record in full and shares no cache with the lazy one.
+    parsed = parse(selection.picks, cache if lazy else None, by_shape=lazy, shapes=shapes)
     features = extract(
         parsed.models, knowledge.codemap, as_of=as_of, unavailable=frozenset(resolved.unavailable),
         problems=[*resolved.problems, *notes, *selection.problems, *parsed.problems],

@@ -339,3 +339,21 @@ def test_the_raw_day_read_for_the_windows_is_the_day_the_features_read(text):
     assert span is None or (parsed is not None and span == (parsed.earliest, parsed.latest))
     if text.isascii():
         assert span == ((parsed.earliest, parsed.latest) if parsed else None)
+
+
+def test_a_relapse_record_invalid_only_in_a_required_narrative_status_is_unreadable_on_both_paths(app):
+    """Found by an independent review: a record of a known shape whose narrative status is neither
+    given nor explained by an extension is invalid FHIR, on the lazy path too, and with a warm cache."""
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">relapse</div>'
+    first, second = relapse("2016-03-01"), relapse("2019-09-01")
+    first["text"] = {"_status": {"extension": [{"url": "http://example.org/why", "valueString": "n/a"}]}, "div": div}
+    second["text"] = {"_status": {"extension": []}, "div": div}
+    for resource in (first, second):
+        resource["meta"] = {"versionId": "1"}
+    chart = record(patient(), diagnosis("2014-02-01"), first, remission("2017-01-10"), second)
+    cache = ModelCache(100)
+    lazy = _assess(app, chart, lazy=True, cache=cache)
+    full = _assess(app, chart, lazy=False, cache=cache)
+    assert "readableRelapseRecord" in lazy["missing"] and lazy["hsct"] == "undetermined"
+    _same_answer(lazy, full, _read_labels(app, chart))
+    assert _assess(app, chart, lazy=False) == _assess(app, chart, lazy=False, cache=cache)

@@ -37,7 +37,7 @@ def _records() -> dict[str, list[dict]]:
 
 RECORDS = _records()
 _ABSENT = object()
-ODD_VALUES = ["2019-06-01", {"start": "2019-06-01"}, {"value": 5, "unit": "a"}, None, [], {}, "", " ", 0, 1, 1.0, True, False, -0.0, "2019-02-30", "2019-13", "not a date", "2019-06-01T25:00:00Z",
+ODD_VALUES = [{"extension": []}, {"id": "x"}, "2019-06-01", {"start": "2019-06-01"}, {"value": 5, "unit": "a"}, None, [], {}, "", " ", 0, 1, 1.0, True, False, -0.0, "2019-02-30", "2019-13", "not a date", "2019-06-01T25:00:00Z",
               [None], [{}], [1], {"coding": None}, {"reference": 5}, {"value": "1"}, {"vendorFlag": 1}, "Patient/x", "final"]
 
 
@@ -70,8 +70,19 @@ def pairs(draw):
         template[key] = None
         if validate_resource(template)[0] is None:
             template.pop(key) if held is _ABSENT else template.__setitem__(key, held)
+    form = draw(st.sampled_from(["as-sent", "as-sent", "status-by-extension", "narrative-status-by-extension"]))
+    if form == "status-by-extension" and "status" in template:  # a required primitive given by its extension
+        del template["status"]
+        template["_status"] = {"extension": [{"url": "http://example.org/why-absent", "valueString": "not recorded"}]}
+    elif form == "narrative-status-by-extension":
+        template["text"] = {"_status": {"extension": [{"url": "http://example.org/why-absent", "valueString": "n/a"}]},
+                            "div": '<div xmlns="http://www.w3.org/1999/xhtml">record</div>'}
     record = copy.deepcopy(template)
-    for _ in range(draw(st.integers(1, 4))):
+    if form != "as-sent" and draw(st.booleans()):  # the extension standing for the element, changed
+        holder = record["text"] if form.startswith("narrative") else record
+        if "_status" in holder:
+            holder["_status"] = copy.deepcopy(draw(st.sampled_from([{"extension": []}, {"id": "x"}, {"extension": [{"url": "u"}]}, {"id": "y", "extension": []}])))
+    for _ in range(draw(st.integers(0, 3))):
         key = draw(st.sampled_from(sorted(record)))
         source = draw(st.sampled_from(["other", "other", "odd", "empty", "nested", "drop"]))
         if source == "other":
@@ -187,3 +198,31 @@ def test_a_null_or_a_null_element_inside_a_member_gets_the_models_verdict():
         assert problem == full_problem
         if model is not None:
             assert _json(model) == _json(full_model)
+
+
+_WHY = {"extension": [{"url": "http://example.org/why-absent", "valueString": "not recorded"}]}
+_DIV = '<div xmlns="http://www.w3.org/1999/xhtml">record</div>'
+
+
+def test_a_required_element_given_by_its_extension_alone_is_checked_again():
+    """FHIR lets `_status` stand for a required status when it carries an extension; the same members
+    with an empty extension list (or an id only) are invalid. Found by an independent review."""
+    observation = copy.deepcopy(next(r for r in RECORDS["Observation"] if r["id"].startswith("blasts-")))
+    del observation["status"]
+    observation["_status"] = copy.deepcopy(_WHY)
+    condition = copy.deepcopy(RECORDS["Condition"][0]) | {"text": {"_status": copy.deepcopy(_WHY), "div": _DIV}}
+    procedure = copy.deepcopy(RECORDS["Procedure"][0])
+    del procedure["status"]
+    procedure["_status"] = copy.deepcopy(_WHY)
+    cases = [(observation, ("_status",)), (condition, ("text", "_status")), (procedure, ("_status",))]
+    for template, path in cases:
+        assert validate_resource(template)[0] is not None
+        for replacement in ({"extension": []}, {"id": "x"}, copy.deepcopy(_WHY) | {"id": "y"}):
+            record = copy.deepcopy(template)
+            holder = record[path[0]] if len(path) == 2 else record
+            holder[path[-1]] = replacement
+            (model, problem), (full_model, full_problem) = _both(template, record)
+            assert (model is None) == (full_model is None), (template["resourceType"], replacement)
+            assert problem == full_problem
+            if model is not None:
+                assert _json(model) == _json(full_model)

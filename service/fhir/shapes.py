@@ -8,12 +8,13 @@ fraction of that.
 
 Exact, not approximate: a record R is read from a template T (a resource of the same type and the same
 set of members that fhir.resources validated in full, in this request or an earlier one) only when
-- every member that differs holds a value on both sides (not null, so that the model's presence rules,
-  "one of onset[x]" and required elements, see the same members present), and is not a list holding a
-  null (the model rejects those before it validates members);
+- every member that differs holds a value on both sides (not null), and is not a list holding a null
+  (the model rejects those before it validates members);
 - each differing member validates on its own, with the field's own type from the model class; a
   member that is an object with the template member's members (an identifier, a meta), or a list of
-  as many, is read the same way one level down (to MAX_DEPTH), with the same conditions.
+  as many, is read the same way one level down (to MAX_DEPTH), with the same conditions;
+- the model's checks across members ("one of onset[x]", a required element present or given by its
+  primitive extension) pass when run again on the result, at every level.
 Members are compared as typed bytes (marshal format 0), not with ==: Python holds 1 == 1.0 == True,
 FHIR does not. Every other case, and every record that does not validate this way, is validated in
 full, so an invalid record gets the model's own error message. tests/test_shapes.py holds this path to
@@ -98,9 +99,16 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, byte
             if current is None:
                 return None
             update[field] = _member(model_class, field, value, raw[key], current, depth)
-    except (ValidationError, ValueError, TypeError, KeyError):
+        copied = model.model_copy(update=update)
+        # The model's own checks across members, run again on the copy: a required primitive may be
+        # given by its extension alone (`_status: {extension: [...]}`), so they depend on values too.
+        recheck = getattr(copied, "validate_after_model_construction", None)
+        if recheck is None:  # another fhir.resources: no shortcut without its checks
+            return None
+        recheck()
+    except (ValidationError, ValueError, TypeError, KeyError, AssertionError):
         return None
-    return model.model_copy(update=update)
+    return copied
 
 
 def _member(model_class: type, field: str, value: Any, raw: Any, current: Any, depth: int) -> Any:
