@@ -116,8 +116,9 @@ def _cpu_ms(work) -> float:
 
 def in_process(sizes: list[int], rounds: int, grow_all: bool = False) -> list[tuple[int, int, float, float, float, float]]:
     """(records, validated, lazy ms, validate-everything ms, opened-again ms, json.loads ms) per chart size,
-    in CPU time of this process, the fastest of several runs: on a shared machine wall time measures
-    the neighbours too, and the machine's noise only ever adds."""
+    in CPU time of this process, the fastest of `rounds` runs. The sizes take turns within each round, so
+    that a slow spell of the machine falls on all of them alike (on this virtual machine the same work
+    varies up to 2x from one minute to the next); the machine's noise only ever adds."""
     from service import create_app
     from service.fhir.cache import ModelCache
     from service.fhir.select import select
@@ -127,31 +128,32 @@ def in_process(sizes: list[int], rounds: int, grow_all: bool = False) -> list[tu
 
     app = create_app()
     knowledge, service, selector = (app.extensions[k] for k in ("relapse_cds.knowledge", "relapse_cds.service", "relapse_cds.selector"))
+    shapes = app.extensions["relapse_cds.shapes"]  # the worker's record shapes, as in the service
     today = date.today()
-    rows = []
-    for size in sizes:
-        request = chart.hook_request(size, grow_all=grow_all)
-        body = json.dumps(request).encode()
+    requests = [chart.hook_request(size, grow_all=grow_all) for size in sizes]
+    caches = [ModelCache(100_000) for _ in sizes]
+
+    def run(request: dict, **kw) -> float:
+        if kw.get("lazy", True):
+            kw["shapes"] = shapes
         prefetch, pid = request["prefetch"], request["context"]["patientId"]
-        cache = ModelCache(100_000)
+        started = time.process_time()
+        evaluation = evaluate(prefetch, pid, knowledge, service, selector, today, **kw)
+        render(evaluation.assessment, knowledge, pid, today.isoformat())
+        return (time.process_time() - started) * 1000
 
-        shapes = app.extensions["relapse_cds.shapes"]  # the worker's record shapes, as in the service
-
-        def run(**kw) -> float:
-            if kw.get("lazy", True):
-                kw["shapes"] = shapes
-            started = time.process_time()
-            evaluation = evaluate(prefetch, pid, knowledge, service, selector, today, **kw)
-            render(evaluation.assessment, knowledge, pid, today.isoformat())
-            return (time.process_time() - started) * 1000
-
-        repeat = max(5, rounds * 300 // size)
-        lazy = min(run() for _ in range(repeat))
-        full = min(run(lazy=False) for _ in range(repeat))
-        run(cache=cache)
-        warm = min(run(cache=cache) for _ in range(repeat))
-        loads = min(_cpu_ms(lambda: json.loads(body)) for _ in range(repeat))
-        resolved = resolve(prefetch, service)
+    bodies = [json.dumps(r).encode() for r in requests]
+    for request, cache in zip(requests, caches):
+        run(request, cache=cache)  # fills the cache: "opened again"
+    best = [[float("inf")] * 4 for _ in sizes]
+    for _ in range(rounds):
+        for i, (request, cache, body) in enumerate(zip(requests, caches, bodies)):
+            times = (run(request), run(request, lazy=False), run(request, cache=cache), _cpu_ms(lambda: json.loads(body)))
+            best[i] = [min(a, b) for a, b in zip(best[i], times)]
+    rows = []
+    for request, (lazy, full, warm, loads) in zip(requests, best):
+        resolved = resolve(request["prefetch"], service)
+        pid = request["context"]["patientId"]
         picks = len(select(resolved.resources, pid, selector, resolved.clashes).picks)
         relevant = len(select(resolved.resources, pid, selector, resolved.clashes, lazy=False).picks)
         rows.append((relevant, picks, lazy, full, warm, loads))
@@ -231,8 +233,8 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=15)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows = in_process(sizes, rounds=10)
-    rows_all = in_process(sizes, rounds=10, grow_all=True)
+    rows = in_process(sizes, rounds=7)
+    rows_all = in_process(sizes, rounds=7, grow_all=True)
 
     records = sum(len(v["entry"]) for v in realistic["prefetch"].values() if isinstance(v, dict) and v.get("resourceType") == "Bundle") + 1
     print(f"relapse-cds benchmark, {date.today().isoformat()}: gunicorn (gevent) {args.workers} workers, {os.cpu_count()} CPUs, loopback, "
@@ -249,7 +251,7 @@ def main() -> int:
     print("targets (chart): patient-view p99 < 25 ms and p50 <= 3x parse-only")
     for title, table in (("past 300, blood counts and visits grow (bench/chart.py)", rows),
                          ("every kind scaled alike, marrow MRD series and panels too (grow_all)", rows_all)):
-        print(f"\nin-process, chart of N records the rules read (+100 routine labs), fastest CPU ms of 5 or more runs (no HTTP); {title}:")
+        print(f"\nin-process, chart of N records the rules read (+100 routine labs), fastest CPU ms of 7 runs, sizes in turn (no HTTP); {title}:")
         print(f"{'records':>8}{'validated':>11}{'lazy':>9}{'x vs 300':>10}{'validate all':>14}{'opened again':>14}{'json.loads':>12}")
         base = next((lazy for relevant, _, lazy, *_ in table if 250 <= relevant <= 350), None)
         for relevant, picks, lazy, full, warm, loads in table:
