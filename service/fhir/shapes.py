@@ -100,12 +100,14 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, byte
                 return None
             update[field] = _member(model_class, field, value, raw[key], current, depth)
         copied = model.model_copy(update=update)
-        # The model's own checks across members, run again on the copy: a required primitive may be
-        # given by its extension alone (`_status: {extension: [...]}`), so they depend on values too.
-        recheck = getattr(copied, "validate_after_model_construction", None)
-        if recheck is None:  # another fhir.resources: no shortcut without its checks
+        # The model's own checks across members, run again on the copy when a member they read changed:
+        # a required primitive may be given by its extension alone (`_status: {extension: [...]}`), so
+        # they depend on values too. Members they do not read are as in the template, which passed.
+        checked = _checked_fields(copied)
+        if checked is None:  # another fhir.resources: no shortcut without its checks
             return None
-        recheck()
+        if update.keys() & checked:
+            copied.validate_after_model_construction()
     except (ValidationError, ValueError, TypeError, KeyError, AssertionError):
         return None
     return copied
@@ -140,6 +142,23 @@ def _same_keys(value: Any, raw: Any) -> bool:
 
 
 _ADAPTERS: dict[tuple[type, str], TypeAdapter] = {}
+_CHECKED: dict[type, frozenset[str] | None] = {}
+
+
+def _checked_fields(model: Any) -> frozenset[str] | None:
+    """The fields fhir.resources' checks across members read (required primitives and their `__ext`
+    siblings, the members of each choice `x[x]`), per class; None when the model lacks those checks."""
+    model_class = type(model)
+    if model_class not in _CHECKED:
+        try:
+            aliases = model.get_alias_mapping()
+            names = {aliases[name] for name, _ in model.get_required_fields()}
+            names |= {ext for _, ext in model.get_required_fields() if ext}
+            names |= {field for fields in model.get_one_of_many_fields().values() for field in fields}
+            _CHECKED[model_class] = frozenset(names) if callable(getattr(model, "validate_after_model_construction", None)) else None
+        except (AttributeError, KeyError, TypeError):
+            _CHECKED[model_class] = None
+    return _CHECKED[model_class]
 _FIELD_NAMES: dict[type, dict[str, str]] = {}
 
 
