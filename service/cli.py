@@ -100,6 +100,7 @@ def _date(text: str) -> date:
 
 def _assess(args: argparse.Namespace) -> int:
     from .definition import relapse_service
+    from .api.schemas import TIMELINE_ALL, whole_timeline
     from .fhir.select import Selector
     from .pipeline import evaluate
     from .prefetch import bundle_as_prefetch
@@ -133,7 +134,10 @@ def _assess(args: argparse.Namespace) -> int:
     else:
         print(f"relapse-cds assess: {source}: neither a FHIR Bundle nor a CDS Hooks request (no resourceType Bundle, no prefetch or context)", file=sys.stderr)
         return 2
-    evaluation = evaluate(prefetch, patient_id, knowledge, service, Selector.from_codemap(knowledge.codemap), as_of)
+    # As the service answers: the records that can change the answer, unless the whole timeline is asked
+    # for (here, or by the request's extension as the service reads it).
+    whole = args.timeline == TIMELINE_ALL or ("prefetch" in data or "context" in data) and whole_timeline(data)
+    evaluation = evaluate(prefetch, patient_id, knowledge, service, Selector.from_codemap(knowledge.codemap), as_of, lazy=not whole)
     rendered = render(evaluation.assessment, knowledge, evaluation.patient_id, as_of.isoformat())
     output = {"cards": rendered.cards, "extension": rendered.extension} if args.cards else rendered.extension[EXTENSION_KEY]
     json.dump(output, sys.stdout, indent=2, ensure_ascii=False)
@@ -259,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("file")
     assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response) (default: off)")
     assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD) (default: today)")
+    assess.add_argument("--timeline", choices=("deciding", "all"), default="deciding",
+                        help="deciding: read the records that can change the answer, as the service does; all: read and draw every "
+                             "relevant record (default: deciding, or all when the request's extension asks for it)")
     assess.set_defaults(func=_assess)
     check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
     check.add_argument("files", nargs="*", help="extra mapping files to validate with the shipped ones")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import FIXTURES, SERVICE_URL, check_body, load_fixture
-from fhir_builders import diagnosis, hook_request, patient, record, relapse
+from fhir_builders import blasts, diagnosis, hook_request, patient, record, relapse
 from service.cli import main
 
 
@@ -34,6 +34,20 @@ def test_assess_a_cds_hooks_request_with_cards(tmp_path, capsys):
     response = json.loads(out)
     check_body(SERVICE_URL, 200, response)
     assert code == 0 and response["cards"][0]["indicator"] == "warning"
+
+
+def test_assess_reads_what_can_decide_as_the_service_does_or_the_whole_timeline(tmp_path, capsys):
+    far = blasts("2016-01-10", 5.0)  # years before the relapse: cannot change the answer
+    request = hook_request(record(patient(), diagnosis("2014-02-01"), relapse("2018-06-20"), far))
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    drawn = lambda a: {src for e in a.get("timeline", []) for src in e["source"]}  # noqa: E731
+    deciding = json.loads(run(capsys, "assess", str(path))[1])
+    assert f"Observation/{far['id']}" not in drawn(deciding) and deciding["recordsNotRead"] == 1
+    whole = json.loads(run(capsys, "assess", str(path), "--timeline", "all")[1])
+    assert f"Observation/{far['id']}" in drawn(whole) and "recordsNotRead" not in whole
+    path.write_text(json.dumps(request | {"extension": {"org.relapse-cds.timeline": "all"}}))
+    assert json.loads(run(capsys, "assess", str(path))[1]) == whole
 
 
 def test_assess_rejects_other_input(tmp_path, capsys):
