@@ -43,7 +43,8 @@ MAX_DEPTH = 3
 class ShapeValidator:
     """Templates by resource type and set of members, kept across requests of one worker (a template
     lends no value to a record: every member that differs is the record's own, validated; the rest is
-    equal byte for byte). `validate` has parse.py's contract."""
+    equal byte for byte). A record's model shares the template's unchanged parts: models are read,
+    never changed, here as everywhere after parsing. `validate` has parse.py's contract."""
 
     def __init__(self, models: Mapping[str, type], validate_in_full: Callable[[Mapping], Result], limit: int = MAX_TEMPLATES):
         self._models = models
