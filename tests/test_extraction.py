@@ -356,3 +356,15 @@ def test_blasts_in_an_unknown_unit_are_not_assessed(client):
     a = assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), blasts("2019-05-30", 30, "10*3/mm3"))
     assert "high-peripheral-blasts" not in a["flags"]
     assert any(x["flag"] == "high-peripheral-blasts" for x in a["flagsNotAssessed"])
+
+
+def test_a_remission_recorded_at_every_visit_is_one_fact_naming_every_record(client):
+    visits = [remission("2019-08-01") for _ in range(12)]
+    response = client.post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), *visits)))
+    a = assessment_of(response)
+    facts = fact(a, "secondRemission")
+    assert len(facts) == 1 and set(facts[0]["source"]) == {f"Condition/{v['id']}" for v in visits}
+    basis = next(c for c in response.get_json()["cards"] if c["extension"]["org.relapse-cds.card"]["kind"] == "basis")
+    assert basis["detail"].count("Remission after the relapse") == 1
+    later = remission("2021-02-01")  # another date is another fact
+    assert len(fact(assess(client, patient(), diagnosis("2015-01-10"), relapse("2019-06-01"), *visits, later), "secondRemission")) == 2

@@ -5,7 +5,8 @@ Pure: a Features object in, an Assessment out. This is the whole clinical reason
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 
 from ..features.model import Features, Message
 from .cog import cog_risk
@@ -93,7 +94,7 @@ def assess(features: Features) -> Assessment:
         cog=cog,
         hsct=hsct,
         flags=flags,
-        facts=tuple(_facts(features, inputs)),
+        facts=merged(_facts(features, inputs)),
         contradictions=inputs.contradictions,
         notes=inputs.notes + flags.notes,
         problems=features.problems,
@@ -123,6 +124,23 @@ def _relapse_number(features: Features) -> int | None:
     if "conditions" in features.unavailable or features.unplaced_relapse_sources or not features.relapses_settled:
         return None
     return len(features.relapses)
+
+
+def merged(facts: list[Fact]) -> tuple[Fact, ...]:
+    """One fact, one row: the same fact recorded by several records (a remission repeated as an
+    encounter diagnosis at every visit) is listed once, with all of them as its sources, in the order
+    first met. A chart of 3,000 records listed its second remission 128 times."""
+    rows: list[Fact] = []
+    index: dict[tuple, int] = {}
+    for fact in facts:
+        key = (fact.name, json.dumps(fact.value, sort_keys=True, default=str), fact.date)
+        if key in index:
+            first = rows[index[key]]
+            rows[index[key]] = replace(first, sources=tuple(dict.fromkeys(first.sources + fact.sources)))
+        else:
+            index[key] = len(rows)
+            rows.append(fact)
+    return tuple(rows)
 
 
 def _facts(features: Features, inputs: RuleInputs) -> list[Fact]:
