@@ -116,6 +116,9 @@ def _assess(args: argparse.Namespace) -> int:
     service = relapse_service(knowledge.codemap)
     as_of = args.as_of or date.today()
     source = "stdin" if args.file == "-" else args.file
+    # As the service answers: the records that can change the answer, unless the whole timeline is asked
+    # for (here, or by the request's extension as the service reads it).
+    whole = args.timeline == TIMELINE_ALL
     if data.get("resourceType") == "Bundle":
         try:
             gaps = bundle_gaps(data)
@@ -131,12 +134,10 @@ def _assess(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"relapse-cds assess: {source}: {exc}", file=sys.stderr)
             return 2
+        whole = whole or whole_timeline(data)
     else:
         print(f"relapse-cds assess: {source}: neither a FHIR Bundle nor a CDS Hooks request (no resourceType Bundle, no prefetch or context)", file=sys.stderr)
         return 2
-    # As the service answers: the records that can change the answer, unless the whole timeline is asked
-    # for (here, or by the request's extension as the service reads it).
-    whole = args.timeline == TIMELINE_ALL or ("prefetch" in data or "context" in data) and whole_timeline(data)
     evaluation = evaluate(prefetch, patient_id, knowledge, service, Selector.from_codemap(knowledge.codemap), as_of, lazy=not whole)
     rendered = render(evaluation.assessment, knowledge, evaluation.patient_id, as_of.isoformat())
     output = {"cards": rendered.cards, "extension": rendered.extension} if args.cards else rendered.extension[EXTENSION_KEY]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .definition import ServiceDefinition
-from .fhir.parse import label
+from .fhir.parse import is_json_object, label
 
 
 @dataclass
@@ -31,8 +31,8 @@ def _bundle_resources(bundle: Mapping, key: str, problems: list[str]) -> list[di
         return []
     found, empty = [], 0
     for entry in entries:
-        resource = entry.get("resource") if type(entry) is dict or isinstance(entry, Mapping) else None
-        if (type(resource) is dict or isinstance(resource, Mapping)) and isinstance(resource.get("resourceType"), str):
+        resource = entry.get("resource") if is_json_object(entry) else None
+        if is_json_object(resource) and isinstance(resource.get("resourceType"), str):
             found.append(resource)
         else:
             empty += 1

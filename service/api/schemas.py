@@ -69,8 +69,13 @@ class _PrefetchValue(fields.Field):
 TIMELINE_EXTENSION, TIMELINE_DECIDING, TIMELINE_ALL = "org.relapse-cds.timeline", "deciding", "all"
 
 
+def timeline_scope(hook_request: dict) -> object:
+    """What a (schema-checked) request asks of the timeline: "deciding" when it does not say."""
+    return (hook_request.get("extension") or {}).get(TIMELINE_EXTENSION, TIMELINE_DECIDING)
+
+
 def whole_timeline(hook_request: dict) -> bool:
-    return (hook_request.get("extension") or {}).get(TIMELINE_EXTENSION) == TIMELINE_ALL
+    return timeline_scope(hook_request) == TIMELINE_ALL
 
 
 class HookRequestSchema(Schema):
@@ -89,8 +94,7 @@ class HookRequestSchema(Schema):
 
     @validates_schema
     def _timeline_scope(self, data, **kwargs):
-        scope = (data.get("extension") or {}).get(TIMELINE_EXTENSION, TIMELINE_DECIDING)
-        if scope not in (TIMELINE_DECIDING, TIMELINE_ALL):
+        if timeline_scope(data) not in (TIMELINE_DECIDING, TIMELINE_ALL):
             raise ValidationError(f"{TIMELINE_EXTENSION} must be {TIMELINE_DECIDING!r} or {TIMELINE_ALL!r}", "extension")
 
     @validates_schema

@@ -23,6 +23,12 @@ from .shapes import ShapeValidator
 MODELS = {"Patient": Patient, "Condition": Condition, "Observation": Observation, "Procedure": Procedure, "Specimen": Specimen}
 
 
+def is_json_object(value: object) -> bool:
+    """A JSON object: a dict from json.loads (checked first: the abstract Mapping check costs more, and
+    the raw passes run it several times for each of thousands of records), or another Mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def label(resource: Mapping) -> str:
     """`Type/id` for messages and fact sources."""
     rid = resource.get("id")

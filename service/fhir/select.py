@@ -35,7 +35,7 @@ from ..features.dates import parse_fhir_date
 from ..knowledge.mappings import CodeMap
 from ..rules.flags import BLASTS_WINDOW_DAYS
 from ..rules.inputs import WORKUP_DAYS_BEFORE
-from .parse import label
+from .parse import is_json_object, label
 
 CONDITION_CONCEPTS = (
     "all-diagnosis", "all-in-remission", "all-in-relapse", "all-failed-remission", "lineage-b-precursor", "lineage-t-cell",
@@ -267,7 +267,7 @@ def _decides(resource: Mapping, kind: str, selector: Selector, windows: _Windows
 
 def _raw_span(when: object, period: object) -> tuple[date, date] | None:
     """(earliest, latest) day of a raw dateTime, else of a raw Period's start; None when unreadable."""
-    if when is None and _is_map(period):
+    if when is None and is_json_object(period):
         when = period.get("start")
     if not isinstance(when, str):
         return None
@@ -305,26 +305,20 @@ def _add_specimen_names(named: set[str], specimen: object) -> set[str] | None:
 
 def _plain_codings(concept: object) -> bool:
     """Is a raw CodeableConcept's coding a list of objects whose system and code are strings (or absent)?"""
-    codings = concept.get("coding") if _is_map(concept) else None
+    codings = concept.get("coding") if is_json_object(concept) else None
     return isinstance(codings, list) and all(
-        _is_map(c) and all(c.get(k) is None or isinstance(c.get(k), str) for k in ("system", "code")) for c in codings
+        is_json_object(c) and all(c.get(k) is None or isinstance(c.get(k), str) for k in ("system", "code")) for c in codings
     )
-
-
-def _is_map(value: object) -> bool:
-    """A JSON object: a dict from json.loads (checked first: the abstract Mapping check costs more,
-    and this runs several times for each of thousands of records)."""
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _string_codes(concept: object) -> set[Code]:
     """(system, code) pairs of a raw CodeableConcept, skipping members that are not strings."""
-    codings = concept.get("coding") if _is_map(concept) else None
+    codings = concept.get("coding") if is_json_object(concept) else None
     if type(codings) is not list:
         return set()
     found = set()
     for c in codings:
-        if _is_map(c):
+        if is_json_object(c):
             system, code = c.get("system"), c.get("code")
             if isinstance(system, str) and isinstance(code, str):
                 found.add((system, code))
@@ -334,7 +328,7 @@ def _string_codes(concept: object) -> set[Code]:
 def subject_id(resource: Mapping) -> str | None:
     """The Patient id a resource points at through subject/patient, when it says one."""
     ref = resource.get("subject") or resource.get("patient")
-    if not _is_map(ref):
+    if not is_json_object(ref):
         return None
     text = ref.get("reference")
     if not isinstance(text, str) or "Patient/" not in text:
