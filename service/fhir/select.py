@@ -254,15 +254,17 @@ def _decides(resource: Mapping, kind: str, selector: Selector, windows: _Windows
     if kind == "blasts":
         span = _raw_span(resource.get("effectiveDateTime"), resource.get("effectivePeriod"))
         return windows is None or span is None or span[0] in windows  # the rules place a count by its earliest day
-    if kind in ("remission", "mrd"):
-        if windows is None or windows.first_relapse is None:
-            return windows is None  # no relapse record at all: a remission or an MRD result decides nothing
-        if kind == "remission":
-            span = _raw_span(resource.get("onsetDateTime"), resource.get("onsetPeriod"))
-            return span is None or span[1] >= windows.first_relapse
-        span = _raw_span(resource.get("effectiveDateTime"), resource.get("effectivePeriod"))
-        return span is None or span[1] >= _shift(windows.first_relapse, -WORKUP_DAYS_BEFORE)
-    return True
+    if kind not in ("remission", "mrd"):
+        return True
+    if windows is None:
+        return True  # a relapse date that cannot be read: any day may follow it
+    if windows.first_relapse is None:
+        return False  # no relapse record at all: a remission or an MRD result decides nothing
+    if kind == "remission":
+        span = _raw_span(resource.get("onsetDateTime"), resource.get("onsetPeriod"))
+        return span is None or span[1] >= windows.first_relapse
+    span = _raw_span(resource.get("effectiveDateTime"), resource.get("effectivePeriod"))
+    return span is None or span[1] >= _shift(windows.first_relapse, -WORKUP_DAYS_BEFORE)
 
 
 def _raw_span(when: object, period: object) -> tuple[date, date] | None:
