@@ -117,5 +117,22 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=_directory[0])
+    registry.register(_InNameOrder(MultiProcessCollector(None, path=_directory[0])))
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _InNameOrder:
+    """The summed counts in a stable order. The multiprocess collector lists families and label sets in
+    the order the workers' files first met them, so two readings with equal counts could differ in
+    order (a worker's first /metrics call adds its zeroed counters). Histogram samples keep the
+    collector's order: their buckets must stay ascending."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def collect(self):
+        families = sorted(self._inner.collect(), key=lambda family: family.name)
+        for family in families:
+            if family.type != "histogram":
+                family.samples.sort(key=lambda sample: (sample.name, sorted(sample.labels.items())))
+        return families
