@@ -5,7 +5,8 @@
   searches (next links from _count/_offset) and requires a bearer token.
 - `FaultProxy`: a small proxy in front of it that injects one fault, chosen per base URL:
   http://127.0.0.1:P/<fault>/<ResourceType or all>/fhir. Faults: ok, slow, 500, 401, malformed,
-  notfhir, crossnext (next links to another origin), endless (a next link on every page).
+  notfhir, deep (a well-formed answer nesting JSON 100 levels deep), crossnext (next links to another
+  origin), endless (a next link on every page).
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ class FaultProxy:
             return self._send(h, 200, b'{"resourceType": "Bundle", "entry": [{"resource": ')
         if hit and fault == "notfhir":
             return self._send(h, 200, b'{"hello": "world"}')
+        if hit and fault == "deep":
+            nested: object = "x"
+            for _ in range(100):
+                nested = [nested]
+            answer = {"resourceType": "Bundle" if "?" in rest else target_type, "id": "deep", "type": "searchset", "implicitRules": nested}
+            return self._send(h, 200, json.dumps(answer).encode())
         if hit and fault == "endless":
             me = self.base(fault, rtype)
             page = {"resourceType": "Bundle", "type": "searchset", "entry": [],

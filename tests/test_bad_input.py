@@ -30,6 +30,30 @@ def test_malformed_bodies(client, data, status, text):
     assert text in response.get_json()["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize("encode", [
+    lambda text: b"\xef\xbb\xbf" + text.encode(),                       # a UTF-8 byte order mark
+    lambda text: text.encode("utf-16"),                                    # UTF-16, as json.loads reads it
+    lambda text: text.replace('"hook":', '"extension": {"com.example.x": NaN}, "hook":').encode(),  # not JSON
+    lambda text: text.replace('"hook":', '"extension": {"com.example.x": "\\ud800"}, "hook":').encode(),  # a lone surrogate
+], ids=["bom", "utf-16", "nan", "lone-surrogate"])
+def test_bodies_the_fast_parser_refuses_are_read_as_before(client, encode):
+    body = hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10")))
+    text = json.dumps(body)
+    expected = assessment_of(post_raw(client, text.encode()))
+    assert orjson_refuses(encode(text))
+    assert assessment_of(post_raw(client, encode(text))) == expected
+
+
+def orjson_refuses(data: bytes) -> bool:
+    import orjson
+
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
 AUTH = {"access_token": "x", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "cds-service"}
 
 
@@ -162,14 +186,32 @@ def test_wrong_fhir_inside_prefetch_still_answers(client, field, value):
 
 
 def test_depth_limit_is_exact():
-    from service.api.body import _too_deep
+    from service.jsontext import too_deep as _too_deep
 
     nested: object = 1
     for _ in range(64):
         nested = [nested]
-    assert not _too_deep(nested, 64)
-    assert _too_deep([nested], 64)
-    assert not _too_deep("scalar", 1)
+    assert not _too_deep(json.dumps(nested).encode(), 64)
+    assert _too_deep(json.dumps([nested]).encode(), 64)
+    assert not _too_deep(b'"scalar"', 1)
+    assert not _too_deep(b"{}", 1) and _too_deep(b'{"a": {}}', 1)
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    ('["[[[", "]]]"]', 1),                # brackets inside strings are text
+    (r'{"a\\": ["b"]}', 2),              # an escaped backslash ends no string
+    (r'["\"[[", [1]]', 2),               # an escaped quote ends no string
+    (r'["\\\"]", [[]]]', 3),            # an escaped backslash, then an escaped quote
+    ('{"{": {"}": {"[": []}}}', 4),
+    ('\ufeff[[1]]', 2),                  # a byte order mark
+    ('[["\u5b22"]]'.encode("utf-16"), 2),  # UTF-16, whose U+5B22 is the bytes of '"['
+])
+def test_the_depth_of_tricky_text(text, depth):
+    from service.jsontext import too_deep as _too_deep
+
+    raw = text if isinstance(text, bytes) else text.encode()
+    assert json.loads(raw) is not None  # valid JSON, as the parser has accepted
+    assert not _too_deep(raw, depth) and _too_deep(raw, depth - 1)
 
 
 @pytest.mark.parametrize("mutate", [
@@ -205,13 +247,17 @@ def _depth(value) -> int:
     return 0
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3), max_leaves=40)
+#: Strings made of the characters the reading of the text must see through: quotes, backslashes,
+#: brackets, a byte order mark, and other text.
+_TRICKY = st.text(alphabet='"\\[]{}\ufeff\u00e9\u5b22\U0001f600a', max_size=4)
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TRICKY,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3), max_leaves=40)
 
 
-@settings(max_examples=300, deadline=None)
-@given(_JSON, st.integers(0, 12))
-def test_the_depth_walk_counts_container_levels_as_a_recursive_reading_does(value, limit):
-    from service.api.body import _too_deep
+@settings(max_examples=400, deadline=None)
+@given(_JSON, st.integers(0, 12), st.booleans(), st.sampled_from([None, 1]), st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]))
+def test_the_depth_read_from_the_text_counts_container_levels_as_a_recursive_reading_does(value, limit, ascii_only, indent, encoding):
+    from service.jsontext import too_deep as _too_deep
 
-    assert _too_deep(value, limit) == (_depth(value) > limit)
+    raw = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode(encoding)
+    assert _too_deep(raw, limit) == (_depth(value) > limit)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 DEADLINE_S = 1.5
 FILES = sorted(FIXTURES.glob("*.json"))
 AUTH = {"access_token": FHIR_TOKEN, "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "relapse-cds"}
-FAULTS = ("slow", "500", "401", "malformed", "notfhir")
+FAULTS = ("slow", "500", "401", "malformed", "notfhir", "deep")
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +259,8 @@ def test_other_keys_that_fail_are_missing_data(strict_service, fhir, refused_bas
     expected = post(url, failed).json()["extension"]["org.relapse-cds.assessment"]
     assert {k: got[k] for k in ("cogRisk", "hsct", "flags", "missing")} == {k: expected[k] for k in ("cogRisk", "hsct", "flags", "missing")}
     assert any(p.startswith("fetch observations: ") for p in got["problems"])
+    if fault == "deep":  # refused by the depth check, as a request body would be
+        assert any("deeper than 64 levels" in p for p in got["problems"])
 
 
 def test_a_missing_patient_is_412_without_waiting_for_the_other_keys(service, fhir):

@@ -18,7 +18,8 @@ def prefetch_with_fetched(hook_request: Mapping, patient_id: str, service: Servi
     caller = g.get("cds_client")
     allowed = caller.client.fhir_servers if caller is not None else settings.fhir_allow
     authorization = hook_request.get("fhirAuthorization") or {}
-    policy = FetchPolicy(settings.fetch_deadline_s, str(settings.fhir_ca_bundle) if settings.fhir_ca_bundle else True)
+    policy = FetchPolicy(settings.fetch_deadline_s, str(settings.fhir_ca_bundle) if settings.fhir_ca_bundle else True,
+                         max_depth=settings.max_json_depth)
     try:
         return complete_prefetch(
             hook_request.get("prefetch"), service, patient_id, hook_request.get("fhirServer"),

@@ -14,7 +14,6 @@ TLS is verified, and the access token is never logged or kept.
 from __future__ import annotations
 
 import http.cookiejar
-import json
 import logging
 import os
 import time
@@ -26,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import requests
 import requests.adapters
 
-from .. import metrics
+from .. import jsontext, metrics
 from ..definition import PATIENT_TOKEN, ServiceDefinition
 
 log = logging.getLogger("relapse_cds")
@@ -43,6 +42,7 @@ class FetchPolicy:
     verify_tls: bool | str = True  # a CA bundle path for a private CA
     max_pages: int = MAX_PAGES
     max_resources: int = MAX_RESOURCES
+    max_depth: int = 64  # JSON nesting, as for a request body (RELAPSE_CDS_MAX_JSON_DEPTH)
 
 
 class FetchFailure(Exception):
@@ -155,9 +155,11 @@ class _Session:
         if status != 200:
             raise FetchFailure("exception", f"the FHIR server answered HTTP {status}")
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = jsontext.loads(body)
+        except (ValueError, RecursionError):
             raise FetchFailure("structure", "the FHIR server's answer is not JSON") from None
+        if jsontext.too_deep(body, self.policy.max_depth):
+            raise FetchFailure("too-costly", f"the FHIR server's answer nests JSON deeper than {self.policy.max_depth} levels")
         if not isinstance(data, Mapping) or not isinstance(data.get("resourceType"), str):
             raise FetchFailure("structure", "the FHIR server's answer is not a FHIR resource")
         return data
