@@ -92,3 +92,35 @@ def test_a_database_commit_does_not_hold_the_other_requests_of_a_gevent_worker(t
     # The other greenlet ticks every 5 ms; a commit held on the loop would pause it for 0.6 s.
     assert float(during) < 0.3 and float(while_writing) < 0.3, result.stdout
     assert int(rows) == 1
+
+
+def test_a_requests_objects_are_freed_after_the_answer_is_sent_not_before(app, monkeypatch):
+    """Freeing the parsed chart and its models takes milliseconds: the server sends the answer first
+    (the WSGI response is closed after it is written), then drops them."""
+    import json
+    import weakref
+
+    from werkzeug.test import EnvironBuilder
+
+    from fhir_builders import diagnosis, hook_request, patient, record, relapse
+    from service.api import routes
+
+    evaluations: list[weakref.ref] = []
+
+    def evaluate(*args, **kwargs):
+        evaluation = real_evaluate(*args, **kwargs)
+        evaluations.append(weakref.ref(evaluation))
+        return evaluation
+
+    real_evaluate = routes.evaluate
+    monkeypatch.setattr(routes, "evaluate", evaluate)
+    body = hook_request(record(patient(), diagnosis("2015-01-10"), relapse("2016-01-10")))
+    environ = EnvironBuilder(path="/cds-services/relapse-all-assessment", method="POST", data=json.dumps(body),
+                             content_type="application/json").get_environ()
+    statuses: list[str] = []
+    answer = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    sent = b"".join(answer)  # what the server writes to the client
+    assert statuses == ["200 OK"] and json.loads(sent)["cards"]
+    assert evaluations and evaluations[0]() is not None  # still held while the answer is sent
+    answer.close()
+    assert evaluations[0]() is None  # dropped once the server has closed the response
