@@ -41,7 +41,7 @@ MAX_DEPTH = 3
 
 
 class ShapeValidator:
-    """Templates by resource type and set of members, kept across requests of one worker (a template
+    """Templates by resource type, set of members and code, kept across requests of one worker (a template
     lends no value to a record: every member that differs is the record's own, validated; the rest is
     equal byte for byte). A record's model shares the template's unchanged parts: models are read,
     never changed, here as everywhere after parsing. `validate` has parse.py's contract."""
@@ -50,7 +50,7 @@ class ShapeValidator:
         self._models = models
         self._full = validate_in_full
         self._limit = limit
-        self._templates: dict[tuple[str, frozenset], tuple[dict[str, bytes], dict, Any]] = {}
+        self._templates: dict[tuple[str, frozenset, bytes | None], tuple[dict[str, Typed], Any]] = {}
         self.in_full = self.by_shape = 0
 
     def validate(self, resource: Mapping) -> Result:
@@ -58,7 +58,7 @@ class ShapeValidator:
         model_class = self._models.get(rtype) if isinstance(rtype, str) else None
         if model_class is None:
             return self._full(resource)
-        key = (rtype, frozenset(resource))
+        key = (rtype, frozenset(resource), _code_of(resource))
         template = self._templates.get(key)
         if template is not None:
             model = _from_template(model_class, resource, *template)
@@ -68,8 +68,8 @@ class ShapeValidator:
         self.in_full += 1
         model, problem = self._full(resource)
         if model is not None:
-            try:  # the raw template is kept as a copy: the caller's JSON is not ours to hold
-                self._templates[key] = (_typed_members(resource), marshal.loads(marshal.dumps(dict(resource), 0)), model)
+            try:  # the template keeps typed bytes, never the caller's JSON
+                self._templates[key] = ({k: _typed(v, 0) for k, v in resource.items()}, model)
             except ValueError:  # not JSON-shaped (an in-process caller's object): no template
                 pass
             while len(self._templates) > self._limit:
@@ -77,19 +77,43 @@ class ShapeValidator:
         return model, problem
 
 
-def _typed_members(raw: Mapping) -> dict[str, bytes]:
-    return {k: marshal.dumps(v, 0) for k, v in raw.items()}
+def _code_of(resource: Mapping) -> bytes | None:
+    """Records of one kind and code are written alike (a remission visit like the last one, an MRD
+    result like the previous one) and differ from those of another code in more than the code (its
+    status, its text): a template per code leaves fewer members to check. The choice of template
+    never changes a result, only what it costs."""
+    try:
+        return marshal.dumps(resource.get("code"), 0)
+    except ValueError:  # not JSON-shaped (an in-process caller's object)
+        return None
 
 
-def _from_template(model_class: type, resource: Mapping, members: dict[str, bytes], raw: Mapping, model: Any,
-                   depth: int = 0) -> Any | None:
+#: A template member as typed bytes (marshal format 0), with, where the reading may go down into it
+#: (to MAX_DEPTH), its own members' (an object) or its elements' (a list) typed bytes: made once per
+#: template, so that a record is compared without marshalling the template again.
+Typed = tuple[bytes, "dict[str, Typed] | list[Typed] | None"]
+
+
+def _typed(value: Any, depth: int) -> Typed:
+    """`value`, a member of an object read at `depth` (the resource: 0)."""
+    inner: dict[str, Typed] | list[Typed] | None = None
+    if depth < MAX_DEPTH:
+        if type(value) is dict:
+            inner = {k: _typed(v, depth + 1) for k, v in value.items()}
+        elif type(value) is list:  # its elements are objects read at depth + 1, like an object member
+            inner = [(marshal.dumps(v, 0), {k: _typed(w, depth + 1) for k, w in v.items()} if type(v) is dict else None)
+                     for v in value]
+    return marshal.dumps(value, 0), inner
+
+
+def _from_template(model_class: type, resource: Mapping, members: dict[str, Typed], model: Any, depth: int = 0) -> Any | None:
     """The model of `resource` (or of an element inside it, `depth` > 0) built on the template's
-    (`members`: its members as typed bytes, `raw`: its JSON, `model`), or None when it must be validated
-    in full."""
+    (`members`: its members as typed bytes, `model`), or None when it must be validated in full."""
     update: dict[str, Any] = {}
     try:
         for key, value in resource.items():
-            if marshal.dumps(value, 0) == members[key]:
+            typed = members[key]
+            if marshal.dumps(value, 0) == typed[0]:
                 continue
             if value is None or key == "resourceType" or (isinstance(value, list) and any(item is None for item in value)):
                 return None
@@ -99,7 +123,7 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, byte
             current = getattr(model, field)
             if current is None:
                 return None
-            update[field] = _member(model_class, field, value, raw[key], current, depth)
+            update[field] = _member(model_class, field, value, typed[1], current, depth)
         copied = model.model_copy(update=update)
         # The model's own checks across members, run again on the copy when a member they read changed:
         # a required primitive may be given by its extension alone (`_status: {extension: [...]}`), so
@@ -114,32 +138,29 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, byte
     return copied
 
 
-def _member(model_class: type, field: str, value: Any, raw: Any, current: Any, depth: int) -> Any:
+def _member(model_class: type, field: str, value: Any, inner: dict | list | None, current: Any, depth: int) -> Any:
     """A member that differs: an object with the template member's members (or a list of such, as
     long) is itself read by shape (an identifier differs in its value, a meta in its versionId);
-    anything else, or what is not read that way, is validated with the field's type."""
-    if depth < MAX_DEPTH:
-        if _same_keys(value, raw) and isinstance(current, BaseModel):
-            element = _from_template(type(current), value, _typed_members(raw), raw, current, depth + 1)
-            if element is not None:
-                return element
-        elif type(value) is list and type(raw) is list and type(current) is list and len(value) == len(raw) == len(current):
-            elements = [_element(v, r, c, depth) for v, r, c in zip(value, raw, current)]
-            if all(e is not None for e in elements):
-                return elements
+    anything else, or what is not read that way, is validated with the field's type. `inner`: the
+    template member's members or elements, as typed bytes (None where the reading stops)."""
+    if type(value) is dict and type(inner) is dict and value.keys() == inner.keys() and isinstance(current, BaseModel):
+        element = _from_template(type(current), value, inner, current, depth + 1)
+        if element is not None:
+            return element
+    elif type(value) is list and type(inner) is list and type(current) is list and len(value) == len(inner) == len(current):
+        elements = [_element(v, t, c, depth) for v, t, c in zip(value, inner, current)]
+        if all(e is not None for e in elements):
+            return elements
     return _adapter(model_class, field).validate_python(value)
 
 
-def _element(value: Any, raw: Any, current: Any, depth: int) -> Any | None:
-    if marshal.dumps(value, 0) == marshal.dumps(raw, 0):
+def _element(value: Any, typed: Typed, current: Any, depth: int) -> Any | None:
+    if marshal.dumps(value, 0) == typed[0]:
         return current
-    if _same_keys(value, raw) and isinstance(current, BaseModel):
-        return _from_template(type(current), value, _typed_members(raw), raw, current, depth + 1)
+    inner = typed[1]
+    if type(value) is dict and type(inner) is dict and value.keys() == inner.keys() and isinstance(current, BaseModel):
+        return _from_template(type(current), value, inner, current, depth + 1)
     return None
-
-
-def _same_keys(value: Any, raw: Any) -> bool:
-    return type(value) is dict and type(raw) is dict and value.keys() == raw.keys()
 
 
 _ADAPTERS: dict[tuple[type, str], TypeAdapter] = {}
