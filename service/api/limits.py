@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..fhir.parse import is_json_object
 from .errors import ApiError
 
 
 def _count(value: object) -> int:
-    if not isinstance(value, Mapping):
+    if not is_json_object(value):
         return 0
     if value.get("resourceType") != "Bundle":
         return 1
     entries = value.get("entry")
     # Entries without a resource cost nothing to read (they are counted in one line of the answer).
-    return sum(1 for e in entries if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)) if isinstance(entries, list) else 0
+    return sum(1 for e in entries if is_json_object(e) and is_json_object(e.get("resource"))) if isinstance(entries, list) else 0
 
 
 def check_prefetch_size(prefetch: Mapping | None, per_key: int, total: int) -> None:
