@@ -44,6 +44,27 @@ def test_bodies_the_fast_parser_refuses_are_read_as_before(client, encode):
     assert assessment_of(post_raw(client, encode(text))) == expected
 
 
+@pytest.mark.parametrize(("number", "kind"), [
+    (b"18446744073709551615", int), (b"-9223372036854775808", int),    # the 64-bit range: exact
+    (b"18446744073709551616", float), (b"-9223372036854775809", float),  # beyond it: a float
+    (b"9" * 400, float),                                                 # beyond the floats: infinite
+])
+@pytest.mark.parametrize("around", [b"[%s]", b"\xef\xbb\xbf[%s]", b"[%s, NaN]"], ids=["plain", "bom", "nan"])
+def test_a_number_is_read_alike_whatever_else_the_body_holds(number, kind, around):
+    """orjson reads what it can and json.loads the rest (a byte order mark, NaN): an integer beyond
+    64 bits must not be an int in one body and a float in the other."""
+    from service import jsontext
+
+    value = jsontext.loads(around % number)[0]
+    assert type(value) is kind and value == (int(number) if kind is int else float(number))
+
+
+def test_an_integer_of_more_digits_than_python_reads_is_a_clear_400(client):
+    for body in (b'{"a": %s}' % (b"9" * 5000), b'\xef\xbb\xbf{"a": %s}' % (b"9" * 5000)):
+        response = post_raw(client, body)
+        assert response.status_code == 400 and "not valid JSON" in response.get_json()["issue"][0]["diagnostics"]
+
+
 def orjson_refuses(data: bytes) -> bool:
     import orjson
 
