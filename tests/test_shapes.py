@@ -118,6 +118,23 @@ def test_a_record_read_by_shape_is_exactly_what_full_validation_reads(pair):
     else:
         assert _json(model) == _json(full_model)
         assert json.loads(_json(model)) == json.loads(_json(full_model))
+        assert model.model_fields_set == full_model.model_fields_set
+
+
+def test_the_shape_readers_copy_is_the_one_pydantic_makes():
+    """shapes.py copies a template's model with the members that differ as model_copy(update=...) does,
+    without its generic copying: the same class, fields, fields set, extra and private attributes."""
+    from service.fhir.shapes import _copy_with
+
+    for records in RECORDS.values():
+        for record in records[:5]:
+            model = validate_resource(record)[0]
+            for update in ({}, {"id": "other"}, {"id": "other", "meta": None}, {"language": "en"}):
+                mine, theirs = _copy_with(model, update), model.model_copy(update=update)
+                assert type(mine) is type(theirs) and mine.__dict__ == theirs.__dict__ and mine is not model
+                assert mine.__pydantic_fields_set__ == theirs.__pydantic_fields_set__
+                assert (mine.__pydantic_extra__, mine.__pydantic_private__) == (theirs.__pydantic_extra__, theirs.__pydantic_private__)
+                assert mine.__dict__ is not model.__dict__ and mine.__pydantic_fields_set__ is not model.__pydantic_fields_set__
 
 
 def test_records_of_one_shape_are_read_by_shape():
