@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -243,3 +244,52 @@ def test_a_required_element_given_by_its_extension_alone_is_checked_again():
             assert problem == full_problem
             if model is not None:
                 assert _json(model) == _json(full_model)
+
+
+_OBSERVATION = {"resourceType": "Observation", "id": "a", "status": "final", "code": {"text": "t"}}
+
+
+def _chain(levels: int) -> list:
+    extension: list = [{"url": "u", "valueString": "x"}]
+    for _ in range(levels):
+        extension = [{"url": "u", "extension": extension}]
+    return extension
+
+
+@pytest.mark.parametrize(("template", "record"), [
+    # fhir.resources reads a primitive extension given as a string as JSON, then fails with AttributeError
+    (_OBSERVATION | {"_status": {"id": "s"}}, _OBSERVATION | {"id": "b", "_status": "1"}),
+    (_OBSERVATION | {"_status": {"id": "s"}}, _OBSERVATION | {"id": "b", "_status": "[1]"}),
+    # a decimal the decimal module cannot hold: InvalidOperation
+    (_OBSERVATION | {"valueQuantity": {"value": 1}}, _OBSERVATION | {"id": "b", "valueQuantity": {"value": "1e99999999999999999999999999999"}}),
+    # nested past the recursion limit: full validation fails where a member on its own might not
+    (_OBSERVATION | {"extension": _chain(1)}, _OBSERVATION | {"id": "b", "extension": _chain(130)}),
+    (_OBSERVATION | {"extension": _chain(1)}, _OBSERVATION | {"id": "b", "extension": _chain(30)}),
+], ids=["extension-string", "extension-list-string", "decimal", "recursion", "deep"])
+def test_whatever_a_member_raises_the_record_gets_full_validations_verdict(template, record):
+    """Found by an independent review: these raised out of the shape path (a 500 over HTTP), or were
+    read where full validation fails."""
+    (model, problem), (full_model, full_problem) = _both(template, record)
+    assert (model is None) == (full_model is None) and problem == full_problem
+    if model is not None:
+        assert _json(model) == _json(full_model)
+
+
+def test_a_record_that_is_not_a_json_object_is_validated_in_full():
+    """A Mapping that is not a dict is read by the model differently (found by an independent review)."""
+    from types import MappingProxyType
+
+    record = MappingProxyType(_OBSERVATION | {"id": "b"})
+    (model, problem), (full_model, full_problem) = _both(dict(_OBSERVATION), record)
+    assert (model is None) == (full_model is None) and problem == full_problem
+
+
+def test_a_second_record_with_a_broken_primitive_extension_is_skipped_not_a_500(client):
+    from conftest import SERVICE_URL, assessment_of
+    from fhir_builders import diagnosis, hook_request, patient, record, relapse
+
+    first, second = relapse("2016-05-01", rid="rel-1"), relapse("2016-09-01", rid="rel-2")
+    first["_onsetDateTime"] = {"id": "onset"}  # the template: the same members as the second
+    second["_onsetDateTime"] = "1"
+    response = client.post(SERVICE_URL, json=hook_request(record(patient(), diagnosis("2015-01-10"), first, second)))
+    assert any(p.startswith("Condition/rel-2 skipped") for p in assessment_of(response)["problems"])

@@ -17,7 +17,8 @@ set of members that fhir.resources validated in full, in this request or an earl
   primitive extension) pass when run again on the result, at every level.
 Members are compared as typed bytes (marshal format 0), not with ==: Python holds 1 == 1.0 == True,
 FHIR does not. Every other case, and every record that does not validate this way, is validated in
-full, so an invalid record gets the model's own error message. tests/test_shapes.py holds this path to
+full, so an invalid record gets the model's own error message: a record that is not a dict, a
+member nested deeper than MAX_NESTING, a member that raises anything at all. tests/test_shapes.py holds this path to
 full validation on random mutations of real records (validity and the model's JSON alike).
 """
 
@@ -27,7 +28,7 @@ import marshal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 Result = tuple[Any, "str | None"]
 #: A record differing from its template in more members than this is validated in full (and becomes
@@ -38,6 +39,10 @@ MAX_DIFFERING = 8
 MAX_TEMPLATES = 256
 #: Objects inside a record read by shape down to this depth (meta, identifier, a Quantity's value...).
 MAX_DEPTH = 3
+#: A template, or a member that differs, nested deeper than this (in JSON levels) is left to full
+#: validation: fhir.resources meets the interpreter's recursion limit on a record nested a few hundred
+#: levels deep, and a member validated on its own, higher up the stack, might not (FHIR needs ~10).
+MAX_NESTING = 24
 
 
 class ShapeValidator:
@@ -56,7 +61,7 @@ class ShapeValidator:
     def validate(self, resource: Mapping) -> Result:
         rtype = resource.get("resourceType")
         model_class = self._models.get(rtype) if isinstance(rtype, str) else None
-        if model_class is None:
+        if model_class is None or type(resource) is not dict:  # JSON objects only: the model reads other Mappings otherwise
             return self._full(resource)
         key = (rtype, frozenset(resource), _code_of(resource))
         template = self._templates.get(key)
@@ -67,7 +72,7 @@ class ShapeValidator:
                 return model, None
         self.in_full += 1
         model, problem = self._full(resource)
-        if model is not None:
+        if model is not None and not _nested_deeper_than(resource, MAX_NESTING):
             try:  # the template keeps typed bytes, never the caller's JSON
                 self._templates[key] = ({k: _typed(v, 0) for k, v in resource.items()}, model)
             except ValueError:  # not JSON-shaped (an in-process caller's object): no template
@@ -75,6 +80,19 @@ class ShapeValidator:
             while len(self._templates) > self._limit:
                 self._templates.pop(next(iter(self._templates)), None)
         return model, problem
+
+
+_CONTAINERS = (dict, list)
+
+
+def _nested_deeper_than(value: Any, levels: int) -> bool:
+    """Does `value` hold containers more than `levels` deep? A walk a level at a time that stops early."""
+    level = [value] if type(value) in _CONTAINERS else []
+    for _ in range(max(levels, 0)):
+        level = [child for node in level for child in (node.values() if type(node) is dict else node) if type(child) in _CONTAINERS]
+        if not level:
+            return False
+    return bool(level)
 
 
 def _code_of(resource: Mapping) -> bytes | None:
@@ -123,6 +141,8 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, Type
             current = getattr(model, field)
             if current is None:
                 return None
+            if depth == 0 and type(value) in _CONTAINERS and _nested_deeper_than(value, MAX_NESTING - 1):
+                return None  # checked once, for the whole member: what is read inside it lies within
             update[field] = _member(model_class, field, value, typed[1], current, depth)
         copied = _copy_with(model, update)
         # The model's own checks across members, run again on the copy when a member they read changed:
@@ -133,8 +153,8 @@ def _from_template(model_class: type, resource: Mapping, members: dict[str, Type
             return None
         if update.keys() & checked:
             copied.validate_after_model_construction()
-    except (ValidationError, ValueError, TypeError, KeyError, AssertionError):
-        return None
+    except Exception:  # noqa: BLE001 - whatever a member raises (the model library raises AttributeError,
+        return None     # decimal errors... on odd input), full validation gives the model's own verdict
     return copied
 
 
