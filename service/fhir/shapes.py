@@ -163,7 +163,7 @@ def _member(model_class: type, field: str, value: Any, inner: dict | list | None
     long) is itself read by shape (an identifier differs in its value, a meta in its versionId);
     anything else, or what is not read that way, is validated with the field's type. `inner`: the
     template member's members or elements, as typed bytes (None where the reading stops)."""
-    if type(value) is dict and type(inner) is dict and value.keys() == inner.keys() and isinstance(current, BaseModel):
+    if _read_inside(value, inner, current):
         element = _from_template(type(current), value, inner, current, depth + 1)
         if element is not None:
             return element
@@ -178,9 +178,14 @@ def _element(value: Any, typed: Typed, current: Any, depth: int) -> Any | None:
     if marshal.dumps(value, 0) == typed[0]:
         return current
     inner = typed[1]
-    if type(value) is dict and type(inner) is dict and value.keys() == inner.keys() and isinstance(current, BaseModel):
+    if _read_inside(value, inner, current):
         return _from_template(type(current), value, inner, current, depth + 1)
     return None
+
+
+def _read_inside(value: Any, inner: dict | list | None, current: Any) -> bool:
+    """Is `value` an object with the template member's members, read by shape one level down?"""
+    return type(value) is dict and type(inner) is dict and value.keys() == inner.keys() and isinstance(current, BaseModel)
 
 
 def _copy_with(model: Any, update: dict[str, Any]) -> Any:
