@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     #: Every service by id (discovery lists them all): patient-view, and the order-sign HSCT order check.
     app.extensions["relapse_cds.services"] = {s.id: s for s in (service, hsct_order_service(knowledge.codemap))}
     app.extensions["relapse_cds.selector"] = Selector.from_codemap(knowledge.codemap)
-    app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache)
+    # Records validated anew are cached after the answer is sent (routes.py), not while the EHR waits.
+    app.extensions["relapse_cds.model_cache"] = ModelCache(settings.model_cache, store_after_answer=True)
     app.extensions["relapse_cds.shapes"] = new_shape_validator()  # records checked against one of their shape
     app.extensions["relapse_cds.store"] = store
     metrics.prepare()

@@ -150,13 +150,14 @@ def test_lazy_and_validate_everything_give_the_same_assessment(app, chart):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(charts())
-def test_a_chart_opened_again_gives_the_same_assessment_from_the_cache(app, chart):
+@given(charts(), st.booleans())
+def test_a_chart_opened_again_gives_the_same_assessment_from_the_cache(app, chart, after_answer):
     for key in ("conditions", "observations", "procedures", "specimens"):
         for n, entry in enumerate((chart.get(key) or {}).get("entry", [])):
             entry["resource"]["meta"] = {"versionId": str(n % 3 + 1)}
-    cache = ModelCache(1000)
+    cache = ModelCache(1000, store_after_answer=after_answer)
     first = _assess(app, chart, lazy=True, cache=cache)
+    cache.store_pending()  # the service does this once the answer is sent
     misses = cache.misses
     again = _assess(app, chart, lazy=True, cache=cache)
     assert first == again == _assess(app, chart, lazy=True)
@@ -281,6 +282,34 @@ def test_the_cache_never_serves_another_content_under_the_same_version():
     as_float["valueQuantity"]["value"] = 9
     assert as_float == changed and str(cache.validated(as_float, validate_resource)[0].valueQuantity.value) == "9"
     assert len(cache) <= 10
+
+
+def test_a_cache_that_stores_after_the_answer_holds_nothing_new_until_told():
+    """The service's cache: records validated anew wait for `store_pending` (called once the answer
+    is sent); until then a request meeting one validates it, and the cache's bound holds after it."""
+    cache = ModelCache(3, store_after_answer=True)
+    resources = []
+    for i in range(5):
+        resource = blasts("2018-06-10", 100.0 + i)
+        resource["meta"] = {"versionId": "1"}
+        resources.append(resource)
+    models = [cache.validated(r, validate_resource)[0] for r in resources]
+    assert len(cache) == 0 and cache.misses == 0
+    assert cache.validated(copy.deepcopy(resources[4]), validate_resource)[0] is not models[4]  # not cached yet
+    cache.store_pending()
+    assert len(cache) == 3 and cache.misses == 6  # the bound holds; the oldest went first
+    assert cache.validated(copy.deepcopy(resources[4]), validate_resource)[0] is not None and cache.hits == 1
+    misses = cache.misses
+    changed = copy.deepcopy(resources[4])
+    changed["valueQuantity"]["value"] = 9.0  # another content under the same version: validated, never served
+    assert float(cache.validated(changed, validate_resource)[0].valueQuantity.value) == 9.0
+    assert cache.misses == misses + 1  # its version was cached: the new content replaces it at once
+    odd = blasts("2018-06-10", 7.0)
+    odd["meta"] = {"versionId": "1"}
+    odd["issued"] = date(2018, 6, 10)  # not JSON (an in-process caller's object): validated, never cached
+    assert cache.validated(odd, validate_resource) == validate_resource(odd)
+    cache.store_pending()
+    assert cache.misses == misses + 1 and len(cache) == 3
 
 
 def test_the_cache_is_bounded():

@@ -124,3 +124,40 @@ def test_a_requests_objects_are_freed_after_the_answer_is_sent_not_before(app, m
     assert evaluations and evaluations[0]() is not None  # still held while the answer is sent
     answer.close()
     assert evaluations[0]() is None  # dropped once the server has closed the response
+
+
+def test_records_validated_anew_are_cached_after_the_answer_is_sent():
+    """Making a cached record's bytes and dropping the oldest entries cost about 0.7 ms a request on
+    the benchmark's chart: the service does them after the server has sent the answer. A chart opened
+    again is then answered from the cache."""
+    import json
+
+    from werkzeug.test import EnvironBuilder
+
+    from fhir_builders import diagnosis, hook_request, mrd, patient, record, relapse
+    from service import create_app
+    from service.config import Settings
+
+    app = create_app(Settings(model_cache=64))
+    cache = app.extensions["relapse_cds.model_cache"]
+    resources = [diagnosis("2015-01-10"), relapse("2016-01-10"), mrd("2016-01-12", 0.5)]
+    for resource in resources:
+        resource["meta"] = {"versionId": "1"}
+    body = json.dumps(hook_request(record(patient(), *resources)))
+
+    def call():
+        environ = EnvironBuilder(path="/cds-services/relapse-all-assessment", method="POST", data=body,
+                                 content_type="application/json").get_environ()
+        statuses: list[str] = []
+        answer = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        sent = b"".join(answer)
+        assert statuses == ["200 OK"]
+        return answer, json.loads(sent)
+
+    answer, first = call()
+    assert len(cache) == 0 and cache.misses == 0  # answered; nothing cached yet
+    answer.close()
+    assert len(cache) == len(resources) and cache.misses == len(resources)
+    answer, again = call()
+    answer.close()
+    assert again["extension"] == first["extension"] and cache.hits == len(resources) and cache.misses == len(resources)
