@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     # app is created, and an HTTP client library (requests, for fetching and key sets) loaded before
     # that would keep unpatched SSL and fail on its first HTTPS call.
     from . import metrics
+    from .api.answer_json import AnswerJSONProvider
     from .auth import build_trust, register_trust
     from .config import demo_page_enabled
     from .definition import hsct_order_service, relapse_service
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json = AnswerJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True
     app.extensions["relapse_cds.settings"] = settings
