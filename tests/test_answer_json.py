@@ -34,12 +34,15 @@ json_values = st.recursive(
 )
 
 
+def _written(value: object) -> str:
+    with FAST_APP.app_context():
+        return FAST.response(value).get_data(as_text=True)
+
+
 @settings(max_examples=400, deadline=None)
 @given(json_values)
 def test_the_same_json_values_as_flasks_provider(value):
-    assert json.loads(FAST.dumps(value)) == json.loads(PLAIN.dumps(value))
-    with FAST_APP.app_context():
-        assert json.loads(FAST.response(value).get_data()) == json.loads(PLAIN.dumps(value))
+    assert json.loads(_written(value)) == json.loads(PLAIN.dumps(value))
 
 
 @dataclasses.dataclass
@@ -60,11 +63,21 @@ def test_values_orjson_writes_otherwise_are_handed_to_flask_as_before():
         "html": _Html(), "big": 2**70, "lone": "\ud800", "keys": {1: "one"},
     }
     for key, value in awkward.items():
-        assert json.loads(FAST.dumps({key: value})) == json.loads(PLAIN.dumps({key: value})), key
+        assert json.loads(_written({key: value})) == json.loads(PLAIN.dumps({key: value})), key
+
+
+def test_keys_are_sorted_when_the_app_asks_and_dumps_stays_flasks():
+    FAST.sort_keys = True
+    try:
+        assert list(json.loads(_written({"b": 1, "a": {"d": 2, "c": 3}}))) == ["a", "b"]
+        assert _written({"b": 1, "a": {"d": 2, "c": 3}}).startswith('{"a":{"c":3,"d":2}')
+    finally:
+        FAST.sort_keys = False
+    assert FAST.dumps({"a": "é", "b": [1, 2]}) == PLAIN.dumps({"a": "é", "b": [1, 2]})
 
 
 def test_non_ascii_is_utf8_and_numbers_keep_their_values():
-    text = FAST.dumps({"t": "≥ 25% blasts, 10⁻⁴", "f": 1e-05, "g": 1e16, "n": float("nan"), "i": float("inf")})
+    text = _written({"t": "≥ 25% blasts, 10⁻⁴", "f": 1e-05, "g": 1e16, "n": float("nan"), "i": float("inf")})
     assert "≥ 25% blasts, 10⁻⁴" in text  # UTF-8, not \u escapes
     read = json.loads(text)
     assert read["f"] == 1e-05 and read["g"] == 1e16
