@@ -161,3 +161,51 @@ def test_records_validated_anew_are_cached_after_the_answer_is_sent():
     answer, again = call()
     answer.close()
     assert again["extension"] == first["extension"] and cache.hits == len(resources) and cache.misses == len(resources)
+
+
+def test_nothing_changes_the_request_before_the_cache_stores_it(monkeypatch):
+    """The cache makes a record's bytes after the answer is sent, from the request's own objects: a
+    record changed in place by any step between (schemas, limits, selection, validation, cards, order
+    cards, audit) would be cached under bytes it was not validated from. Every fixture patient, on both
+    hooks and both timeline settings: the parsed body is byte for byte what was read."""
+    import json
+    import marshal
+
+    from werkzeug.test import EnvironBuilder
+
+    from conftest import FIXTURES, load_fixture
+    from service import create_app
+    from service.api import routes
+    from service.config import Settings
+    from test_fixture_patients import as_request
+    from test_order_sign import ORDER_URL, order_sign, service_request
+
+    app = create_app(Settings(model_cache=4096))
+    read: list[tuple[object, bytes]] = []
+
+    def body():
+        parsed = real_body()
+        read.append((parsed, marshal.dumps(parsed, 0)))
+        return parsed
+
+    real_body = routes._body
+    monkeypatch.setattr(routes, "_body", body)
+    for path in sorted(FIXTURES.glob("*.json")):
+        view = as_request(load_fixture(path)["bundle"])
+        for value in view["prefetch"].values():  # versioned, as a FHIR server sends them: cacheable
+            for resource in [e["resource"] for e in value["entry"]] if value and "entry" in value else [value] if value else []:
+                resource["meta"] = {"versionId": "1", "lastUpdated": "2024-01-01T00:00:00Z"}
+        sign = order_sign(view, service_request(patient_id=view["context"]["patientId"]))
+        for url, request in (("/cds-services/relapse-all-assessment", view), (ORDER_URL, sign)):
+            for scope in ("deciding", "all"):
+                sent = dict(request, extension={"org.relapse-cds.timeline": scope})
+                environ = EnvironBuilder(path=url, method="POST", data=json.dumps(sent), content_type="application/json").get_environ()
+                statuses: list[str] = []
+                answer = app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+                b"".join(answer)
+                answer.close()
+                assert statuses == ["200 OK"], (path.stem, url, scope, statuses)
+    assert len(read) == 4 * len(list(FIXTURES.glob("*.json")))
+    assert app.extensions["relapse_cds.model_cache"].misses > 0  # records were validated anew and stored
+    for parsed, bytes_when_read in read:
+        assert marshal.dumps(parsed, 0) == bytes_when_read

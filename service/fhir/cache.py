@@ -27,7 +27,9 @@ class ModelCache:
     made, the oldest entries dropped) only when `store_pending` is called: the service calls it once
     the answer is sent, so that a chart opened for the first time does not wait for it (about 0.7 ms
     a request in a worker for the benchmark's chart, more at p90). Until then, the record is simply
-    not in the cache: a request that meets it meanwhile validates it, as it would have."""
+    not in the cache: a request that meets it meanwhile validates it, as it would have. The bytes are
+    made from the caller's own dict then, so nothing may change a raw resource after validating it
+    (the service never does: tests/test_serving_setup.py holds every step of a request to it)."""
 
     def __init__(self, size: int, *, store_after_answer: bool = False):
         self.size = size
