@@ -118,8 +118,9 @@ class FaultProxy:
         _, fault, rtype, rest = h.path.split("/", 3)
         target_type = rest.removeprefix("fhir/").split("/")[0].split("?")[0]
         hit = rtype in ("all", target_type)
-        if hit and fault == "slow":
-            time.sleep(SLOW_S)
+        if hit and fault == "slow":  # answers too late for every deadline that meets it, and never upstream:
+            time.sleep(SLOW_S)      # a late forward would be logged by Medplum inside a later test's window
+            return self._send(h, 504, b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"timeout"}]}')
         if hit and fault in ("500", "401"):
             return self._send(h, int(fault), b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}')
         if hit and fault == "malformed":
