@@ -42,7 +42,7 @@ def _levers(app) -> dict[str, tuple[str, str, object]]:
     plain_json.sort_keys, plain_json.compact = fast_json.sort_keys, fast_json.compact
 
     def cache_after_answer(on: bool) -> None:
-        cache._later = on
+        cache.store_after_answer = on
 
     def answer_json(on: bool) -> None:
         app.json = fast_json if on else plain_json

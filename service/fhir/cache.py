@@ -35,7 +35,8 @@ class ModelCache:
         self.size = size
         self._entries: OrderedDict[tuple, tuple[bytes, Result]] = OrderedDict()
         self._lock = threading.Lock()
-        self._later = store_after_answer
+        #: Public: a benchmark switches it between requests (what is pending is stored by the next call anyway).
+        self.store_after_answer = store_after_answer
         self._pending: list[tuple[tuple, Mapping, Result]] = []
         self.hits = self.misses = 0
 
@@ -46,7 +47,7 @@ class ModelCache:
         with self._lock:
             entry = self._entries.get(key)
         text = None
-        if entry is not None or not self._later:
+        if entry is not None or not self.store_after_answer:
             try:
                 text = marshal.dumps(resource, 0)
             except ValueError:  # not JSON-shaped (an in-process caller's object): validate, do not cache
