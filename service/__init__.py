@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -31,6 +29,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     from .fhir.cache import ModelCache
     from .fhir.parse import new_shape_validator
     from .fhir.select import Selector
+    from .gc_policy import AfterAnswer, configure_at_start
     from .knowledge import load_knowledge
     from .logs import configure_logging
     from .store import StoreSettings, open_store
@@ -72,20 +71,12 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     app.register_blueprint(feedback_bp)
     register_metrics(app)
     store.audit.busy = lambda: requests_in_flight() > 0  # audit commits wait for a gap between requests
+    app.extensions["relapse_cds.gc"] = AfterAnswer(requests_in_flight)  # garbage collected once an answer is sent
     if demo_page_enabled(settings):  # the testing page at / (service/web/): open mode, or RELAPSE_CDS_DEMO_PAGE=on
         from .web import bp as web_bp
 
         app.register_blueprint(web_bp)
     register_error_handlers(app)
     register_cors(app, settings.cors_origins)
-    # Everything loaded so far (knowledge, FHIR model classes) lives as long as the process. Freezing
-    # it keeps full garbage collections from rescanning it on the request path: the benchmark's p99
-    # fell from ~20 ms to ~5 ms. Done before gunicorn forks, it also keeps those pages shared.
-    gc.freeze()
-    # A request allocates some hundred thousand objects (parsed JSON, FHIR models) that live until it
-    # ends: with the default thresholds (700, 10, 10) they reach the oldest generation and a full
-    # collection ran every eight requests or so, each scanning the model cache too (2048 cached models:
-    # ~70 ms each). Young collections every 50,000 allocations let them die by reference count first;
-    # in 600 requests of the realistic chart no full collection ran, and p99 was unchanged.
-    gc.set_threshold(50_000, 20, 100)
+    configure_at_start()  # everything loaded so far is frozen; later collections wait for a quiet moment
     return app
