@@ -59,10 +59,12 @@ def _after_sending(work: Callable[[], None] | None, *objects: object) -> None:
     collector = current_app.extensions["relapse_cds.gc"]
 
     def _then() -> None:
-        if work is not None:
-            work()
-        kept.clear()
-        collector.collect()
+        try:
+            if work is not None:
+                work()
+        finally:
+            kept.clear()
+            collector.collect()
 
     @after_this_request
     def _keep(response):
