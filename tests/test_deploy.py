@@ -3,9 +3,11 @@ that exist. (No Docker engine runs in CI; these checks catch what can break with
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -148,6 +150,38 @@ def test_the_lock_pins_every_runtime_dependency_and_only_those():
     for name, reqs in closure.items():
         for req in reqs:  # every locked version satisfies what pyproject.toml and the libraries ask
             assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} does not satisfy {req}"
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """The top-level modules a file imports, wherever the import stands (in functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_pip_install_alone_installs_what_the_service_and_its_workers_import():
+    """`pip install .` must serve on its own: every module the service's code and gunicorn's gevent
+    worker import comes from the runtime dependencies. The test extras install more (pytest brings
+    `packaging`), which once hid that gunicorn's gevent worker needs it only through the `gevent` extra."""
+    from importlib.metadata import packages_distributions
+    from importlib.util import find_spec
+
+    from packaging.utils import canonicalize_name
+
+    providers = packages_distributions()
+    closure = set(_runtime_closure())
+    files = sorted((ROOT / "service").rglob("*.py")) + [Path(find_spec(module).origin) for module in
+                                                         ("gunicorn.workers.ggevent", "gunicorn.app.base")]
+    missing = set()
+    for path in files:
+        for name in _top_level_imports(path) - set(sys.stdlib_module_names) - {"service", "__future__"}:
+            if not {canonicalize_name(d) for d in providers.get(name, [])} & closure:
+                missing.add(f"{path.name} imports {name}")
+    assert not missing, f"not installed by `pip install .`: {sorted(missing)}"
 
 
 def test_the_build_tools_are_pinned_and_satisfy_the_build_system():
