@@ -214,8 +214,15 @@ def _check_clients() -> str | None:
 def _config(args: argparse.Namespace) -> int:
     from .auth.clients import ClientsError, load_clients
 
+    from .store.config import StoreSettings
+
     settings = Settings.from_env()
     described = settings.describe()
+    store = StoreSettings.from_settings(settings)  # what an empty setting resolves to
+    described["data_dir"] = str(store.data_dir)
+    described["database_url"] = Settings(database_url=store.url).describe()["database_url"]  # a password masked
+    if not settings.patient_hash_key:
+        described["patient_hash_key"] = "(unset: a key generated once in the data directory)"
     if settings.clients is not None:  # who is trusted, with inline key material masked
         try:
             described["trusted_clients"] = [c.summary() for c in load_clients(settings.clients).clients.values()]
@@ -263,12 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     assess = sub.add_parser("assess", help="print the assessment for a FHIR Bundle or CDS Hooks request (JSON file, or - for stdin)")
     assess.add_argument("file")
     assess.add_argument("--cards", action="store_true", help="print the cards too (the whole CDS Hooks response) (default: off)")
-    assess.add_argument("--as-of", type=_date, help="assessment date (YYYY-MM-DD) (default: today)")
+    assess.add_argument("--as-of", type=_date, help="the day the answer is given for (YYYY-MM-DD): ages are counted to it and "
+                        "records dated after it are read as errors; not a replay of the chart as it stood then (default: today)")
     assess.add_argument("--timeline", choices=("deciding", "all"), default="deciding",
                         help="deciding: read the records that can change the answer, as the service does; all: read and draw every "
                              "relevant record (default: deciding, or all when the request's extension asks for it)")
     assess.set_defaults(func=_assess)
-    check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error")
+    check = sub.add_parser("check", help="validate the knowledge files (and extra mapping files); non-zero exit on any error",
+                           description="Validate cards/, mappings/ and any extra mapping files; with RELAPSE_CDS_CLIENTS set "
+                                       "(and RELAPSE_CDS_PUBLIC_URL), also the clients file. Non-zero exit on any error.")
     check.add_argument("files", nargs="*", help="extra mapping files to validate with the shipped ones")
     check.add_argument("--pdq-summary", metavar="FILE", help="the NCI PDQ summary (text): check every figure on the treatment cards is in it (default: none, not checked)")
     check.set_defaults(func=_check)

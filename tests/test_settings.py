@@ -34,6 +34,24 @@ def test_config_prints_every_setting_the_readme_lists_and_the_readme_lists_every
     assert set(printed) == set(SETTINGS)
 
 
+def test_config_prints_what_empty_store_settings_resolve_to_and_never_the_key(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("RELAPSE_CDS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RELAPSE_CDS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RELAPSE_CDS_PATIENT_HASH_KEY", raising=False)
+    assert main(["config"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["data_dir"] == str(tmp_path) and printed["database_url"] == f"sqlite:///{tmp_path}/relapse-cds.sqlite3"
+    assert printed["patient_hash_key"].startswith("(unset")
+    key = "k" * 40
+    monkeypatch.setenv("RELAPSE_CDS_PATIENT_HASH_KEY", key)
+    monkeypatch.setenv("RELAPSE_CDS_DATABASE_URL", "postgresql://cds:hunter2@db.example.org/cds")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out)
+    assert printed["patient_hash_key"] == "(set)" and key not in out and "hunter2" not in out
+    assert printed["database_url"] == "postgresql://cds:***@db.example.org/cds"
+
+
 def _bad_values() -> list[tuple[str, str]]:
     """A value of the wrong form for every setting that has a form (paths, hosts and lists take any text)."""
     defaults = Settings()
