@@ -69,6 +69,8 @@ def test_db_upgrade_report_and_purge(tmp_path, database_url):  # noqa: F811
 
     future = json.loads(cli(tmp_path, database_url, "report", "--json", "--since", "2999-01-01").stdout)
     assert (future["cards"], future["feedback"]) == (0, 0)
+    empty = cli(tmp_path, database_url, "report", "--since", "2999-01-01").stdout
+    assert "Processing time: no invocation recorded" in empty and "None" not in empty
     kept = cli(tmp_path, database_url, "purge")
     assert kept.returncode == 0 and "0 invocations" in kept.stdout
 

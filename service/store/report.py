@@ -115,7 +115,9 @@ def as_table(report: dict) -> str:
             f"{report['cards']} cards, {report['feedback']} feedback items "
             f"({report['unknownCardFeedback']} on cards the store does not know)")
     processing = report["processingMs"]
-    lines = [head, f"Processing time: median {processing['median']} ms, p95 {processing['p95']} ms", ""]
+    timing = (f"median {processing['median']} ms, p95 {processing['p95']} ms" if processing["median"] is not None
+              else "no invocation recorded")
+    lines = [head, f"Processing time: {timing}", ""]
     for title, key, name in (("By rule", "rules", "rule"), ("By card kind", "cardKinds", "kind")):
         rows = [(r[name], str(r["cards"]), str(r["accepted"]), str(r["overridden"]), _rate(r), _reasons(r)) for r in report[key]]
         lines += [title, *_columns((name, "cards", "accepted", "overridden", "overridden %", "override reasons"), rows), ""]
