@@ -234,6 +234,11 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,300,1000,3000", help="in-process chart sizes (records the rules read)")
     parser.add_argument("--profile", action="store_true", help="also print a pyinstrument profile of the pipeline")
     args = parser.parse_args()
+    if args.profile:
+        try:
+            import pyinstrument  # noqa: F401 - checked before the run, not after it
+        except ImportError:
+            parser.error("--profile needs pyinstrument: pip install '.[bench]'")
 
     realistic = chart.hook_request(300)
     warm_body = json.dumps(realistic).encode()

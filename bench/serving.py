@@ -4,11 +4,12 @@ For each set-up (gunicorn sync, gthread, gevent; waitress), starts the service o
 patient-view on the realistic chart (p50/p99 of sequential requests, req/s with 4 clients), then opens
 10 connections that send a request a byte a second and times 5 normal requests (each given at most
 10 s). Only 127.0.0.1 is contacted; every wait is bounded.
-Usage: python bench/serving.py [sync gthread gevent waitress]   (waitress: pip install waitress)
+Usage: python bench/serving.py [sync gthread gevent waitress]   (waitress: pip install '.[bench]')
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -83,6 +84,11 @@ def normal_under_slow_clients(port: int, body: bytes) -> str:
 
 def main() -> int:
     names = sys.argv[1:] or list(SETUPS)
+    unknown = [name for name in names if name not in SETUPS]
+    if unknown:
+        raise SystemExit(f"unknown set-up(s) {unknown}; choose from {list(SETUPS)}")
+    if "waitress" in names and importlib.util.find_spec("waitress") is None:
+        raise SystemExit("the waitress set-up needs waitress: pip install '.[bench]' (or name the other set-ups)")
     body = json.dumps(chart.hook_request(300)).encode()
     small = json.dumps({"hook": "patient-view", "hookInstance": "0b6d4a2e-2a70-4c3c-9d59-2f1f51d0c003",
                         "context": {"userId": "Practitioner/x", "patientId": "p1"},
