@@ -22,7 +22,7 @@ def postgres_admin_url() -> str:
     if not url:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {PG_ENV} is not set: .ci/run must start PostgreSQL for the persistence tests")
-        pytest.skip(f"no PostgreSQL: set {PG_ENV} (`eval \"$(bash .ci/postgres.sh start /tmp/pg)\"` starts one); CI runs these")
+        pytest.skip(f"no PostgreSQL: set {PG_ENV} (`eval \"$(bash .ci/postgres.sh start /tmp/relapse-pg)\"` starts one); CI runs these")
     return url
 
 
