@@ -17,7 +17,7 @@ from service.gc_policy import THRESHOLDS, AfterAnswer, generation_due
 
 
 class _Node:
-    pass
+    """An object that can refer to another (and be weakly referred to)."""
 
 
 def _cycle() -> weakref.ref:
