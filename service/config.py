@@ -24,6 +24,16 @@ def _raw(name: str) -> str | None:
     return None if raw is None or raw.strip() == "" else raw.strip()
 
 
+def _secret(name: str, minimum: int) -> str:
+    """A secret of at least `minimum` characters, or empty; never echoed in an error."""
+    raw = _raw(name)
+    if raw is None:
+        return ""
+    if len(raw) < minimum or any(c.isspace() for c in raw):
+        raise ConfigError(name, f"a secret of at least {minimum} characters without spaces (got {len(raw)} characters)")
+    return raw
+
+
 def _int(name: str, default: int, maximum: int | None = None) -> int:
     raw = _raw(name)
     if raw is None:
@@ -179,6 +189,9 @@ class Settings:
     retention_days: int = 365
     #: RELAPSE_CDS_PATIENT_HASH_KEY: the HMAC key for patient ids, never printed (empty: generated in data_dir).
     patient_hash_key: str = ""
+    #: RELAPSE_CDS_METRICS_TOKEN: a bearer token a metrics scraper may send to GET /metrics when clients
+    #: are configured (at least 32 characters, never printed; empty: /metrics needs a client's JWT).
+    metrics_token: str = ""
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -216,6 +229,7 @@ class Settings:
             data_dir=_text("RELAPSE_CDS_DATA_DIR", cls.data_dir),
             retention_days=_int("RELAPSE_CDS_RETENTION_DAYS", cls.retention_days),
             patient_hash_key=_text("RELAPSE_CDS_PATIENT_HASH_KEY", cls.patient_hash_key),
+            metrics_token=_secret("RELAPSE_CDS_METRICS_TOKEN", minimum=32),
         )
 
     @staticmethod
@@ -232,6 +246,7 @@ class Settings:
 
         described = {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
         described["patient_hash_key"] = "(set)" if self.patient_hash_key else ""  # a secret: never printed
+        described["metrics_token"] = "(set)" if self.metrics_token else ""  # a secret: never printed
         return described
 
 

@@ -36,7 +36,11 @@ def jwks(keys):
 def config(tmp_path_factory, keys, jwks):
     directory = tmp_path_factory.mktemp("trust")
     return {"RELAPSE_CDS_CLIENTS": str(write_clients(directory, keys, jwks.url)), "RELAPSE_CDS_PUBLIC_URL": PUBLIC_URL,
-            "RELAPSE_CDS_REPLAY_DB": str(directory / "replay.sqlite3")}
+            "RELAPSE_CDS_REPLAY_DB": str(directory / "replay.sqlite3"), "RELAPSE_CDS_METRICS_TOKEN": METRICS_TOKEN}
+
+
+#: What a Prometheus scraper is configured to send to GET /metrics (RELAPSE_CDS_METRICS_TOKEN).
+METRICS_TOKEN = "scraper-" + "s3cr3t" * 6
 
 
 def serve(config: dict, log_path):
@@ -191,3 +195,22 @@ def test_every_other_route_is_protected(server, keys):
     assert call(base, sign(keys.a, "a-1", claims(ISS_A, FEEDBACK)), FEEDBACK).status_code != 401
     assert requests.post(base + "/bench/parse-only", json={}, timeout=10).status_code == 401
     assert call(base, "x", SERVICE_URL, scheme="Basic").status_code == 401
+
+
+def test_a_metrics_scraper_reads_metrics_with_its_token_and_nothing_else(server, keys):
+    base, log_path = server
+
+    def metrics(token: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return requests.get(base + "/metrics", headers=headers, timeout=10)
+
+    scraped = metrics(METRICS_TOKEN)
+    assert scraped.status_code == 200 and "relapse_cds_invocations_total" in scraped.text
+    assert metrics(None).status_code == 401
+    assert metrics(METRICS_TOKEN[:-1] + "x").status_code == 401
+    assert metrics(sign(keys.a, "a-1", claims(ISS_A, "/metrics"))).status_code == 200  # a client's JWT, as before
+    # The scraper's token opens /metrics only.
+    assert call(base, METRICS_TOKEN).status_code == 401
+    assert call(base, METRICS_TOKEN, FEEDBACK).status_code == 401
+    assert requests.post(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).status_code in (401, 405)
+    assert METRICS_TOKEN[:-1] not in log_path.read_text()  # neither the token nor the wrong one is logged

@@ -52,6 +52,19 @@ def test_config_prints_what_empty_store_settings_resolve_to_and_never_the_key(ca
     assert printed["database_url"] == "postgresql://cds:***@db.example.org/cds"
 
 
+def test_the_metrics_token_is_a_long_secret_never_printed(capsys, monkeypatch):
+    monkeypatch.setenv("RELAPSE_CDS_METRICS_TOKEN", "short-secret")
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env()
+    assert "RELAPSE_CDS_METRICS_TOKEN" in str(refused.value) and "short-secret" not in str(refused.value)
+    token = "t" * 40
+    monkeypatch.setenv("RELAPSE_CDS_METRICS_TOKEN", token)
+    assert Settings.from_env().metrics_token == token
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["metrics_token"] == "(set)" and token not in out
+
+
 def _bad_values() -> list[tuple[str, str]]:
     """A value of the wrong form for every setting that has a form (paths, hosts and lists take any text)."""
     defaults = Settings()

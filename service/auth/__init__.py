@@ -9,6 +9,7 @@ with its `fhir_servers`) when clients are configured, or None in open mode and o
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,14 @@ def _unauthorized():
     return response
 
 
-def register_trust(app: Flask, trust: Trust | None) -> None:
+def _is_metrics_scraper(token: str, metrics_token: str) -> bool:
+    """GET /metrics with the configured scraper token (Prometheus sends a static bearer token; it cannot
+    make a CDS client's JWT). Compared in constant time; valid for /metrics only."""
+    return (bool(metrics_token) and request.method in ("GET", "HEAD") and request.path == "/metrics"
+            and hmac.compare_digest(token.encode(), metrics_token.encode()))
+
+
+def register_trust(app: Flask, trust: Trust | None, metrics_token: str = "") -> None:
     """Install the policy. `trust` None is open mode (development): every caller is let in."""
 
     @app.before_request
@@ -66,6 +74,8 @@ def register_trust(app: Flask, trust: Trust | None) -> None:
             return None
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
+        if scheme.lower() == "bearer" and _is_metrics_scraper(token, metrics_token):
+            return None
         if scheme.lower() != "bearer" or not token:
             log.warning("client authentication failed: %s %s: no bearer token", request.method, request.path[:80])
             metrics.inc("relapse_cds_auth_failures_total", reason="missing")
