@@ -205,7 +205,7 @@ def test_a_metrics_scraper_reads_metrics_with_its_token_and_nothing_else(server,
         return requests.get(base + "/metrics", headers=headers, timeout=10)
 
     scraped = metrics(METRICS_TOKEN)
-    assert scraped.status_code == 200 and "relapse_cds_invocations_total" in scraped.text
+    assert scraped.status_code == 200 and "relapse_cds_invocation_seconds" in scraped.text
     assert metrics(None).status_code == 401
     assert metrics(METRICS_TOKEN[:-1] + "x").status_code == 401
     assert metrics(sign(keys.a, "a-1", claims(ISS_A, "/metrics"))).status_code == 200  # a client's JWT, as before
