@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, store_settings: StoreSettings |
     from .api.metrics import register_metrics, requests_in_flight
     from .api.routes import bp
 
-    register_trust(app, trust, settings.metrics_token)  # before any view: every route not listed as public needs a valid JWT
+    register_trust(app, trust, settings.metrics_token)  # before any view: every route not listed as public needs a valid JWT (GET /metrics: or the scraper's token)
     app.register_blueprint(bp)
     app.register_blueprint(feedback_bp)
     register_metrics(app)

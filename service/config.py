@@ -29,8 +29,9 @@ def _secret(name: str, minimum: int) -> str:
     raw = _raw(name)
     if raw is None:
         return ""
-    if len(raw) < minimum or any(c.isspace() for c in raw):
-        raise ConfigError(name, f"a secret of at least {minimum} characters without spaces (got {len(raw)} characters)")
+    if len(raw) < minimum or not (raw.isascii() and raw.isprintable()) or any(c.isspace() for c in raw):
+        raise ConfigError(name, f"a secret of at least {minimum} printable ASCII characters without spaces, e.g. from "
+                                f"`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` (got {len(raw)} characters)")
     return raw
 
 
@@ -188,10 +189,10 @@ class Settings:
     #: RELAPSE_CDS_RETENTION_DAYS: `relapse-cds purge` deletes audit records and feedback older than this.
     retention_days: int = 365
     #: RELAPSE_CDS_PATIENT_HASH_KEY: the HMAC key for patient ids, never printed (empty: generated in data_dir).
-    patient_hash_key: str = ""
+    patient_hash_key: str = field(default="", repr=False)  # a secret: not in the object's printed form either
     #: RELAPSE_CDS_METRICS_TOKEN: a bearer token a metrics scraper may send to GET /metrics when clients
-    #: are configured (at least 32 characters, never printed; empty: /metrics needs a client's JWT).
-    metrics_token: str = ""
+    #: are configured (at least 32 printable ASCII characters, never printed; empty: /metrics needs a client's JWT).
+    metrics_token: str = field(default="", repr=False)
     extras: dict = field(default_factory=dict)
 
     @classmethod
@@ -246,7 +247,8 @@ class Settings:
 
         described = {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
         described["patient_hash_key"] = "(set)" if self.patient_hash_key else ""  # a secret: never printed
-        described["metrics_token"] = "(set)" if self.metrics_token else ""  # a secret: never printed
+        if self.metrics_token:  # a secret: never printed
+            described["metrics_token"] = "(set)" if self.clients is not None else "(set; unused in open mode: /metrics is open)"
         return described
 
 

@@ -209,7 +209,10 @@ def test_a_metrics_scraper_reads_metrics_with_its_token_and_nothing_else(server,
     assert metrics(None).status_code == 401
     assert metrics(METRICS_TOKEN[:-1] + "x").status_code == 401
     assert metrics(sign(keys.a, "a-1", claims(ISS_A, "/metrics"))).status_code == 200  # a client's JWT, as before
+    assert requests.head(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).status_code == 200
     # The scraper's token opens /metrics only.
+    for path in ("/metrics/", "/cds-services/relapse-all-assessment", "/bench/parse-only"):
+        assert requests.get(base + path, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).status_code in (401, 404, 405)
     assert call(base, METRICS_TOKEN).status_code == 401
     assert call(base, METRICS_TOKEN, FEEDBACK).status_code == 401
     assert requests.post(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10).status_code in (401, 405)

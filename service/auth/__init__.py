@@ -1,7 +1,8 @@
 """Trust: which callers may use the service (CDS Hooks 2.0, "Trusting CDS Clients").
 
 One app-level policy (`register_trust`, called by the app factory) guards every route except the
-public ones below, so endpoints added later (feedback, ...) are protected without doing anything.
+public ones below, so endpoints added later (feedback, ...) are protected without doing anything. A
+metrics scraper's static token (RELAPSE_CDS_METRICS_TOKEN) opens GET /metrics, and nothing else.
 
 Views read the caller from `flask.g.cds_client`: a `VerifiedClient` (`.iss`, `.tenant`, `.client`
 with its `fhir_servers`) when clients are configured, or None in open mode and on public routes.
@@ -65,7 +66,8 @@ def _is_metrics_scraper(token: str, metrics_token: str) -> bool:
 
 
 def register_trust(app: Flask, trust: Trust | None, metrics_token: str = "") -> None:
-    """Install the policy. `trust` None is open mode (development): every caller is let in."""
+    """Install the policy. `trust` None is open mode (development): every caller is let in.
+    `metrics_token`: printable ASCII (service/config.py checks it), so it compares as the header's bytes."""
 
     @app.before_request
     def _authenticate():
