@@ -10,7 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .config import ConfigError, Settings, default_workers
+from .config import ConfigError, Settings, default_workers, password_masked
 from .input_file import bundle_gaps, read_json_object
 from .knowledge import KnowledgeError, load_knowledge
 
@@ -213,14 +213,13 @@ def _check_clients() -> str | None:
 
 def _config(args: argparse.Namespace) -> int:
     from .auth.clients import ClientsError, load_clients
-
     from .store.config import StoreSettings
 
     settings = Settings.from_env()
     described = settings.describe()
     store = StoreSettings.from_settings(settings)  # what an empty setting resolves to
     described["data_dir"] = str(store.data_dir)
-    described["database_url"] = Settings(database_url=store.url).describe()["database_url"]  # a password masked
+    described["database_url"] = password_masked(store.url)
     if not settings.patient_hash_key:
         described["patient_hash_key"] = "(unset: a key generated once in the data directory)"
     if settings.clients is not None:  # who is trusted, with inline key material masked

@@ -89,6 +89,13 @@ def default_workers() -> int:
 
 
 _URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/:@\s]*:)[^@/\s]*@")
+
+
+def password_masked(text: str) -> str:
+    """`text` with the password of any URL in it (user:password@host) shown as ***."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -243,7 +250,7 @@ class Settings:
         def shown(value: object) -> object:
             if isinstance(value, tuple):
                 return [shown(str(v)) for v in value]
-            return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
+            return password_masked(value) if isinstance(value, str) else value
 
         described = {f.name: shown(getattr(self, f.name)) for f in fields(self) if f.name != "extras"}
         described["patient_hash_key"] = "(set)" if self.patient_hash_key else ""  # a secret: never printed
