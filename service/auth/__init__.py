@@ -58,16 +58,17 @@ def _unauthorized():
     return response
 
 
-def _is_metrics_scraper(token: str, metrics_token: str) -> bool:
+def _is_metrics_scraper(token: str, scraper_token: bytes) -> bool:
     """GET /metrics with the configured scraper token (Prometheus sends a static bearer token; it cannot
     make a CDS client's JWT). Compared in constant time; valid for /metrics only."""
-    return (bool(metrics_token) and request.method in ("GET", "HEAD") and request.path == "/metrics"
-            and hmac.compare_digest(token.encode(), metrics_token.encode()))
+    return (bool(scraper_token) and request.method in ("GET", "HEAD") and request.path == "/metrics"
+            and hmac.compare_digest(token.encode(), scraper_token))
 
 
 def register_trust(app: Flask, trust: Trust | None, metrics_token: str = "") -> None:
     """Install the policy. `trust` None is open mode (development): every caller is let in.
     `metrics_token`: printable ASCII (service/config.py checks it), so it compares as the header's bytes."""
+    scraper_token = metrics_token.encode()
 
     @app.before_request
     def _authenticate():
@@ -76,9 +77,10 @@ def register_trust(app: Flask, trust: Trust | None, metrics_token: str = "") -> 
             return None
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
-        if scheme.lower() == "bearer" and _is_metrics_scraper(token, metrics_token):
+        bearer = scheme.lower() == "bearer"
+        if bearer and _is_metrics_scraper(token, scraper_token):
             return None
-        if scheme.lower() != "bearer" or not token:
+        if not bearer or not token:
             log.warning("client authentication failed: %s %s: no bearer token", request.method, request.path[:80])
             metrics.inc("relapse_cds_auth_failures_total", reason="missing")
             return _unauthorized()
