@@ -3,7 +3,6 @@ that exist. (No Docker engine runs in CI; these checks catch what can break with
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import sys
@@ -14,6 +13,7 @@ import requests
 
 from conftest import SERVICE_URL, check_body
 from server_process import ROOT, free_port, running
+from test_architecture import imported_modules
 
 pytestmark = pytest.mark.e2e
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -152,17 +152,6 @@ def test_the_lock_pins_every_runtime_dependency_and_only_those():
             assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} does not satisfy {req}"
 
 
-def _top_level_imports(path: Path) -> set[str]:
-    """The top-level modules a file imports, wherever the import stands (in functions too)."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def test_pip_install_alone_installs_what_the_service_and_its_workers_import():
     """`pip install .` must serve on its own: every module the service's code and gunicorn's gevent
     worker import comes from the runtime dependencies. The test extras install more (pytest brings
@@ -178,7 +167,8 @@ def test_pip_install_alone_installs_what_the_service_and_its_workers_import():
                                                          ("gunicorn.workers.ggevent", "gunicorn.app.base")]
     missing = set()
     for path in files:
-        for name in _top_level_imports(path) - set(sys.stdlib_module_names) - {"service", "__future__"}:
+        top_level = {name.split(".")[0] for name in imported_modules(path) if not name.startswith(".")}
+        for name in top_level - set(sys.stdlib_module_names) - {"service", "__future__"}:
             if not {canonicalize_name(d) for d in providers.get(name, [])} & closure:
                 missing.add(f"{path.name} imports {name}")
     assert not missing, f"not installed by `pip install .`: {sorted(missing)}"
