@@ -27,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # the service, imported inside functions (the server patches sockets first)
 
 import chart  # noqa: E402
 from run import COLD_VERSIONS, SERVICE, free_port, new_versions, percentile, post  # noqa: E402
@@ -37,7 +38,6 @@ _SERVE = "--serve"
 
 def _serve(port: str, policy: str, notes_dir: str) -> int:
     """`relapse-cds serve`, with a gc callback (inherited by the forked workers) noting each collection."""
-    sys.path.insert(0, str(HERE.parent))
     import gc
 
     from service import cli, gc_policy
@@ -128,7 +128,6 @@ def _full_collection_ms() -> float:
     after-answer policy runs one after about every 2,200th answer."""
     import gc
 
-    sys.path.insert(0, str(HERE.parent))
     from service import create_app
     from service.store import StoreSettings
 

@@ -6,7 +6,7 @@ forms cycles. CPython starts a collection when its count of tracked objects pass
 inside whichever request is then running. The count is net (objects made minus objects freed), but
 the young generation holds every object made since the last collection that is still alive; as the
 model cache turns over, that comes to be most of the cache. On the benchmark's chart such a collection
-took 22-66 ms, inside 1 request in 400 to 800. Collecting the young generation after every answer
+took 15-66 ms, inside 1 request in 400 to 800. Collecting the young generation after every answer
 keeps it to what the last request left (0.25 ms on average); the older generations follow CPython's
 thresholds, at the same moment. The price is CPU: the cached models are now scanned once or twice each
 (about 0.4 ms an answer in all, against well under 0.1 ms when most were dropped from the cache before
@@ -35,9 +35,9 @@ def configure_at_start() -> None:
 
 
 def generation_due() -> int:
-    """The generation CPython would collect at its next trigger: the oldest one collected fewer times
-    than the generation below it since its own last collection exceeds its threshold, else the young
-    one. Unlike CPython, a full collection is not put off while few objects have reached the oldest
+    """The generation CPython would collect at its next trigger: the oldest one whose count (how often
+    the generation below it was collected since its own last collection) exceeds its threshold, else
+    the young one. Unlike CPython, a full collection is not put off while few objects have reached the oldest
     generation since the last one: here a middle collection runs after every 22nd answer or so, a
     full one after about every 2,200th."""
     counts, thresholds = gc.get_count(), gc.get_threshold()
